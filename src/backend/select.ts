@@ -1,0 +1,52 @@
+// Picks the compute backend: TESSERA_BACKEND=reference|wasm|blas forces one; otherwise the fastest one
+// that loads here. Faster backends register a probe in `candidates`.
+
+import type { Backend } from './backend.ts';
+import { getBackend, setBackend } from './registry.ts';
+import { referenceBackend } from './reference/index.ts';
+
+export type BackendName = 'reference' | 'wasm' | 'blas';
+
+/** Probes in order of preference; each returns a ready backend or a reason it cannot run here. */
+const candidates: { name: BackendName; load: () => Promise<Backend | string> }[] = [
+  { name: 'reference', load: async () => referenceBackend },
+];
+
+export function registerCandidate(name: BackendName, load: () => Promise<Backend | string>): void {
+  candidates.unshift({ name, load });
+}
+
+export interface BackendReport { name: string; threads: number; available: string[]; note?: string }
+
+let chosen: Promise<BackendReport> | null = null;
+
+/** Chooses (once) and activates the backend; returns what was chosen and what else is available. */
+export function initBackend(): Promise<BackendReport> {
+  chosen ??= (async () => {
+    const forced = process.env.TESSERA_BACKEND;
+    if (forced && !['reference', 'wasm', 'blas'].includes(forced)) {
+      throw new Error(`TESSERA_BACKEND=${forced} is not one of reference, wasm, blas`);
+    }
+    const available: string[] = [];
+    const reasons: string[] = [];
+    let pick: Backend | null = null;
+    for (const c of candidates) {
+      const r = await c.load().catch((e: unknown) => String((e as Error).message ?? e));
+      if (typeof r === 'string') { reasons.push(`${c.name}: ${r}`); continue; }
+      available.push(c.name);
+      if (!pick && (!forced || forced === c.name)) pick = r;
+    }
+    if (!pick) throw new Error(`TESSERA_BACKEND=${forced} is not available here (${reasons.join('; ') || 'not built'})`);
+    setBackend(pick);
+    const report: BackendReport = { name: pick.name, threads: pick.threads, available };
+    if (reasons.length) report.note = `unavailable: ${reasons.join('; ')}`;
+    return report;
+  })();
+  return chosen;
+}
+
+export async function describeBackend(): Promise<BackendReport> {
+  return initBackend();
+}
+
+export { getBackend };

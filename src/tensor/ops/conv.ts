@@ -1,0 +1,99 @@
+// Convolutions as im2col + matmul (the layout every fast backend wants), and 1-D average pooling.
+// conv1d x [B, Cin, L], w [Cout, Cin, K]; conv2d x [B, Cin, H, W], w [Cout, Cin, Kh, Kw]; groups = 1.
+
+import { shapeStr } from '../shape.ts';
+import { Tensor } from '../tensor.ts';
+import { zeros } from './creation.ts';
+import { add } from './elementwise.ts';
+import { matmul } from './matmul.ts';
+import { contiguous, permute, reshape } from './movement.ts';
+import { alloc, assertFloat, floatStorage, output } from './util.ts';
+
+interface Geometry { C: number; H: number; W: number; kh: number; kw: number; sh: number; sw: number; ph: number; pw: number; oh: number; ow: number }
+
+/** x [B, C, H, W] → columns [B, C·kh·kw, oh·ow]; the backward scatters them back (col2im). */
+function im2col(x: Tensor, g: Geometry): Tensor {
+  const B = x.shape[0]!, { C, H, W, kh, kw, sh, sw, ph, pw, oh, ow } = g;
+  const xs = floatStorage(x), rowsPer = C * kh * kw, cols = oh * ow;
+  const out = alloc(x.dtype, [B, rowsPer, cols]) as Float64Array;
+  const visit = (f: (src: number, dst: number) => void) => {
+    for (let b = 0; b < B; b++) for (let c = 0; c < C; c++) for (let i = 0; i < kh; i++) for (let j = 0; j < kw; j++) {
+      const r = (c * kh + i) * kw + j;
+      for (let y = 0; y < oh; y++) {
+        const iy = y * sh - ph + i;
+        if (iy < 0 || iy >= H) continue;
+        for (let xo = 0; xo < ow; xo++) {
+          const ix = xo * sw - pw + j;
+          if (ix < 0 || ix >= W) continue;
+          f(((b * C + c) * H + iy) * W + ix, (b * rowsPer + r) * cols + y * ow + xo);
+        }
+      }
+    }
+  };
+  visit((s, d) => { out[d] = xs[s]!; });
+  return output(out, x.dtype, [B, rowsPer, cols], [x], 'im2col', (gr) => {
+    const gx = zeros(x.shape, x.dtype), gd = floatStorage(gx), gg = floatStorage(contiguous(gr));
+    visit((s, d) => { gd[s] = gd[s]! + gg[d]!; });
+    return [gx];
+  });
+}
+
+function convCore(x4: Tensor, w: Tensor, bias: Tensor | null | undefined, g: Geometry): Tensor {
+  const B = x4.shape[0]!, Cout = w.shape[0]!;
+  const cols = im2col(contiguous(x4), g); // [B, C·kh·kw, oh·ow]
+  let y = matmul(reshape(w, [Cout, -1]), cols); // [B, Cout, oh·ow]
+  if (bias) y = add(y, reshape(bias, [Cout, 1]));
+  return reshape(y, [B, Cout, g.oh, g.ow]);
+}
+
+export interface ConvOptions { stride?: number | [number, number]; padding?: number | [number, number] }
+
+const pair = (v: number | [number, number] | undefined, d: number): [number, number] =>
+  v === undefined ? [d, d] : typeof v === 'number' ? [v, v] : v;
+
+export function conv2d(x: Tensor, w: Tensor, bias?: Tensor | null, opts: ConvOptions = {}): Tensor {
+  assertFloat(x, 'conv2d');
+  if (x.ndim !== 4 || w.ndim !== 4 || x.shape[1] !== w.shape[1]) throw new Error(`conv2d: input ${shapeStr(x.shape)} and weight ${shapeStr(w.shape)} do not fit`);
+  const [sh, sw] = pair(opts.stride, 1), [ph, pw] = pair(opts.padding, 0);
+  const [, C, H, W] = x.shape as [number, number, number, number];
+  const kh = w.shape[2]!, kw = w.shape[3]!;
+  const oh = Math.floor((H + 2 * ph - kh) / sh) + 1, ow = Math.floor((W + 2 * pw - kw) / sw) + 1;
+  if (oh <= 0 || ow <= 0) throw new Error(`conv2d: kernel ${kh}x${kw} larger than padded input ${H}x${W}`);
+  return convCore(x, w, bias, { C, H, W, kh, kw, sh, sw, ph, pw, oh, ow });
+}
+
+export function conv1d(x: Tensor, w: Tensor, bias?: Tensor | null, opts: { stride?: number; padding?: number } = {}): Tensor {
+  assertFloat(x, 'conv1d');
+  if (x.ndim !== 3 || w.ndim !== 3 || x.shape[1] !== w.shape[1]) throw new Error(`conv1d: input ${shapeStr(x.shape)} and weight ${shapeStr(w.shape)} do not fit`);
+  const [B, C, L] = x.shape as [number, number, number];
+  const K = w.shape[2]!, s = opts.stride ?? 1, p = opts.padding ?? 0;
+  const ol = Math.floor((L + 2 * p - K) / s) + 1;
+  if (ol <= 0) throw new Error(`conv1d: kernel ${K} larger than padded input ${L}`);
+  const y = convCore(reshape(x, [B, C, 1, L]), reshape(w, [w.shape[0]!, C, 1, K]), bias,
+    { C, H: 1, W: L, kh: 1, kw: K, sh: 1, sw: s, ph: 0, pw: p, oh: 1, ow: ol });
+  return reshape(y, [B, w.shape[0]!, ol]);
+}
+
+/** x [B, C, L] → [B, C, floor((L − k)/s) + 1], mean over each window (torch avg_pool1d, no padding). */
+export function avgPool1d(x: Tensor, kernelSize: number, stride = kernelSize): Tensor {
+  assertFloat(x, 'avgPool1d');
+  const [B, C, L] = x.shape as [number, number, number];
+  const ol = Math.floor((L - kernelSize) / stride) + 1;
+  if (ol <= 0) throw new Error(`avgPool1d: kernel ${kernelSize} larger than input ${L}`);
+  const xc = contiguous(x), xs = floatStorage(xc);
+  const out = alloc(x.dtype, [B, C, ol]) as Float64Array;
+  for (let r = 0; r < B * C; r++) for (let o = 0; o < ol; o++) {
+    let s = 0;
+    for (let k = 0; k < kernelSize; k++) s += xs[r * L + o * stride + k]!;
+    out[r * ol + o] = s / kernelSize;
+  }
+  return output(out, x.dtype, [B, C, ol], [xc], 'avgPool1d', (g) => {
+    const gx = zeros(x.shape, x.dtype), gd = floatStorage(gx), gg = floatStorage(contiguous(g));
+    for (let r = 0; r < B * C; r++) for (let o = 0; o < ol; o++) {
+      for (let k = 0; k < kernelSize; k++) gd[r * L + o * stride + k] = gd[r * L + o * stride + k]! + gg[r * ol + o]! / kernelSize;
+    }
+    return [gx];
+  });
+}
+
+export { permute, Tensor };

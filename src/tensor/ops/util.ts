@@ -1,0 +1,57 @@
+// Helpers every op file uses: views for kernels, output allocation on the active backend, and recording
+// the tape entry when any input requires a gradient.
+
+import type { View } from '../../backend/backend.ts';
+import { getBackend } from '../../backend/registry.ts';
+import { isGradEnabled } from '../autograd.ts';
+import type { DType, FloatStorage, Storage, StorageOf } from '../dtype.ts';
+import { numel, type Shape } from '../shape.ts';
+import { Tensor, type GradFn } from '../tensor.ts';
+
+export function view(t: Tensor): View {
+  return { data: t.storage as FloatStorage, shape: t.shape, strides: t.strides, offset: t.offset };
+}
+
+export function anyView(t: Tensor): View<Storage> {
+  return { data: t.storage, shape: t.shape, strides: t.strides, offset: t.offset };
+}
+
+export function alloc<D extends DType>(dtype: D, shape: Shape): StorageOf[D] {
+  return getBackend().alloc(dtype, numel(shape));
+}
+
+export function floatStorage(t: Tensor): FloatStorage {
+  return t.storage as FloatStorage;
+}
+
+/** Wraps a freshly computed storage in a tensor and records how to differentiate it. */
+export function output(storage: Storage, dtype: DType, shape: Shape, inputs: readonly (Tensor | null)[], name: string,
+  backward: GradFn['backward']): Tensor {
+  const t = new Tensor(storage, dtype, shape);
+  if (isGradEnabled() && inputs.some((x) => x?.requiresGrad)) {
+    t.requiresGrad = true;
+    t.gradFn = { name, inputs, backward };
+  }
+  return t;
+}
+
+/** A view sharing x's storage, on the tape as op `name`. */
+export function viewOf(x: Tensor, shape: Shape, strides: readonly number[], offset: number, name: string,
+  backward: GradFn['backward']): Tensor {
+  const t = new Tensor(x.storage, x.dtype, shape, strides, offset);
+  if (isGradEnabled() && x.requiresGrad) {
+    t.requiresGrad = true;
+    t.gradFn = { name, inputs: [x], backward };
+  }
+  return t;
+}
+
+export function assertFloat(t: Tensor, op: string): void {
+  if (t.dtype !== 'float32' && t.dtype !== 'float64') {
+    throw new Error(`${op} needs a float32 or float64 tensor, got ${t.dtype} ${t.toString()}`);
+  }
+}
+
+export function assertSameDtype(a: Tensor, b: Tensor, op: string): void {
+  if (a.dtype !== b.dtype) throw new Error(`${op}: dtype mismatch ${a.dtype} vs ${b.dtype}`);
+}
