@@ -1,6 +1,7 @@
 // Picks the compute backend: TESSERA_BACKEND=reference|wasm|blas forces one; otherwise the fastest one
 // that loads here. Faster backends register a probe in `candidates`.
 
+import { availableParallelism } from 'node:os';
 import type { Backend } from './backend.ts';
 import { getBackend, setBackend } from './registry.ts';
 import { referenceBackend } from './reference/index.ts';
@@ -9,8 +10,20 @@ export type BackendName = 'reference' | 'wasm' | 'blas';
 
 /** Probes in order of preference; each returns a ready backend or a reason it cannot run here. */
 const candidates: { name: BackendName; load: () => Promise<Backend | string> }[] = [
+  { name: 'blas', load: async () => (await import('./blas/index.ts')).blasBackend(referenceBackend, threadCount()) },
   { name: 'reference', load: async () => referenceBackend },
 ];
+
+/** TESSERA_THREADS, else the number of cores. */
+export function threadCount(): number {
+  const env = process.env.TESSERA_THREADS;
+  if (env !== undefined) {
+    const n = Number(env);
+    if (!Number.isInteger(n) || n < 1) throw new Error(`TESSERA_THREADS=${env} is not a positive integer`);
+    return n;
+  }
+  return availableParallelism();
+}
 
 export function registerCandidate(name: BackendName, load: () => Promise<Backend | string>): void {
   candidates.unshift({ name, load });

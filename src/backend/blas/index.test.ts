@@ -1,0 +1,63 @@
+// The blas path against the reference backend: matmul on odd shapes, size-1 dims, all transposes,
+// broadcast batches and views, forward and backward. Skips (with the reason) where no CBLAS is installed.
+
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { blasBackend, loadCblas } from './index.ts';
+import { referenceBackend } from '../reference/index.ts';
+import { withBackend } from '../registry.ts';
+import { matmul, randn, Rng, type Tensor } from '../../tensor/index.ts';
+
+let skip: string | false = false;
+try { loadCblas(); } catch (e) { skip = (e as Error).message; }
+
+function maxDiff(a: Tensor, b: Tensor): number {
+  const x = a.toFloat64(), y = b.toFloat64();
+  assert.deepEqual(a.shape, b.shape);
+  let m = 0;
+  for (let i = 0; i < x.length; i++) m = Math.max(m, Math.abs(x[i]! - y[i]!));
+  return m;
+}
+
+test('blas matmul equals the reference on odd shapes, transposes and batches', { skip }, () => {
+  const blas = blasBackend(referenceBackend, 2);
+  const rng = new Rng(7);
+  const cases: [number[], number[], (t: Tensor) => Tensor, (t: Tensor) => Tensor][] = [];
+  const id = (t: Tensor) => t, tr = (t: Tensor) => t.transpose();
+  for (const [M, K, N] of [[1, 1, 1], [1, 7, 1], [5, 3, 9], [17, 33, 1], [64, 65, 63], [2, 128, 3]]) {
+    cases.push([[M, K], [K, N], id, id]);
+    cases.push([[K, M], [K, N], tr, id]);
+    cases.push([[M, K], [N, K], id, tr]);
+    cases.push([[K, M], [N, K], tr, tr]);
+    cases.push([[3, M, K], [K, N], id, id]);
+    cases.push([[2, 1, M, K], [3, K, N], id, id]);
+  }
+  for (const [sa, sb, fa, fb] of cases) {
+    const a = fa(randn(sa, { rng })), b = fb(randn(sb, { rng }));
+    const ref = matmul(a, b);
+    const got = withBackend(blas, () => matmul(a, b));
+    const K = a.shape[a.ndim - 1]!;
+    assert.ok(maxDiff(ref, got) <= 1e-5 * Math.sqrt(K) * 4, `${sa} x ${sb}: ${maxDiff(ref, got)}`);
+  }
+});
+
+test('blas matmul handles views it cannot pass to sgemm (sliced with a step) by falling back', { skip }, () => {
+  const blas = blasBackend(referenceBackend, 1);
+  const a = randn([8, 10]).slice(1, 0, 10, 2); // column stride 2: not a gemm layout
+  const b = randn([5, 3]);
+  assert.ok(maxDiff(matmul(a, b), withBackend(blas, () => matmul(a, b))) < 1e-5);
+});
+
+test('gradients through blas matmul equal the reference', { skip }, () => {
+  const blas = blasBackend(referenceBackend, 2);
+  const run = (useBlas: boolean) => {
+    const rng = new Rng(3);
+    const x = randn([4, 6, 5], { rng }).requireGrad(), w = randn([7, 5], { rng }).requireGrad();
+    const f = () => matmul(x, w.T).relu().sum().backward();
+    if (useBlas) withBackend(blas, f); else f();
+    return [x.grad!, w.grad!];
+  };
+  const [rx, rw] = run(false), [bx, bw] = run(true);
+  assert.ok(maxDiff(rx!, bx!) < 1e-4);
+  assert.ok(maxDiff(rw!, bw!) < 1e-4);
+});
