@@ -3,7 +3,7 @@
 // else the reference). A batched product calls sgemm once per matrix, with the transposes read off the
 // strides, so transposed views never copy.
 
-import koffi from 'koffi';
+import koffi, { type LibraryHandle } from 'koffi';
 import type { Backend, Kernels, View } from '../backend.ts';
 import type { FloatStorage } from '../../tensor/dtype.ts';
 import type { Shape } from '../../tensor/shape.ts';
@@ -30,7 +30,7 @@ export function loadCblas(): Cblas {
   const tried: string[] = [];
   const list = process.env.TESSERA_BLAS_LIB ? [process.env.TESSERA_BLAS_LIB] : candidates;
   for (const name of list) {
-    let lib: koffi.IKoffiLib;
+    let lib: LibraryHandle;
     try {
       lib = koffi.load(name);
     } catch (e) {
