@@ -63,3 +63,15 @@ export async function describeBackend(): Promise<BackendReport> {
 }
 
 export { getBackend };
+
+/** Every backend that loads here other than the reference, with the reasons for those that do not (for tests and benchmarks). */
+export async function loadFastBackends(): Promise<{ backends: Backend[]; unavailable: string[] }> {
+  const backends: Backend[] = [], unavailable: string[] = [];
+  for (const c of candidates) {
+    if (c.name === 'reference') continue;
+    const r = await c.load().catch((e: unknown) => String((e as Error).message ?? e));
+    if (typeof r === 'string') unavailable.push(`${c.name}: ${r}`);
+    else backends.push(r);
+  }
+  return { backends, unavailable };
+}
