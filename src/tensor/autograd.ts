@@ -37,9 +37,21 @@ export function registerAutogradOps(add: AddFn, onesLike: OnesLike): void {
   onesLikeImpl = onesLike;
 }
 
+/** Left on an op output once backward has freed its tape, so a second pass fails loudly instead of stopping there. */
+const released = {
+  name: 'released',
+  inputs: [],
+  backward(): never {
+    throw new Error('backward() through a graph a second time: its tape was freed by the first pass (use retainGraph: true)');
+  },
+};
+
 export function backward(root: Tensor, grad?: Tensor, opts: BackwardOptions = {}): void {
   if (!root.requiresGrad) throw new Error(`backward() on ${root.toString()}, which does not require grad`);
   if (!grad && root.size !== 1) throw new Error(`backward() without a gradient needs a scalar, got ${root.toString()}`);
+  if (grad && (grad.ndim !== root.ndim || grad.shape.some((d, i) => d !== root.shape[i]))) {
+    throw new Error(`backward() got a gradient of shape [${grad.shape.join(', ')}] for ${root.toString()}`);
+  }
   const add = addImpl!, onesLike = onesLikeImpl!;
   // topological order by iterative DFS
   const order: Tensor[] = [];
@@ -74,7 +86,7 @@ export function backward(root: Tensor, grad?: Tensor, opts: BackwardOptions = {}
         const acc = grads.get(x.id);
         grads.set(x.id, acc ? add(acc, gx) : gx);
       });
-      if (!opts.retainGraph) t.gradFn = null;
+      if (!opts.retainGraph) t.gradFn = released;
     }
   } finally {
     enabled = prev;

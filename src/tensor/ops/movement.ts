@@ -211,7 +211,7 @@ export function gather(x: Tensor, axis: number, ids: Tensor): Tensor {
   }
   return output(out, x.dtype, shape, [x], 'gather', (g) => {
     const gx = zeros(x.shape, g.dtype);
-    const gd = gx.storage as Float64Array, gg = contiguous(g).storage as Float64Array;
+    const gd = gx.storage as Float64Array, gg = contiguous(g).toArray() as Float64Array;
     const xstr = contiguousStrides(x.shape);
     for (let i = 0; i < positions.length; i++) {
       // map the storage position back to the contiguous layout of gx

@@ -110,7 +110,7 @@ export function scaledDotProductAttention(qIn: Tensor, kIn: Tensor, vIn: Tensor,
       if (d === 1) return 0;
       throw new Error(`attention: mask ${shapeStr(opts.mask!.shape)} does not broadcast to ${shapeStr(shape)}`);
     });
-    maskView = { data: floatStorage(m), shape, strides, offset: m.offset };
+    maskView = { data: m.storage as Float64Array, shape, strides, offset: m.offset };
   }
   const args = { B, H, Hkv, Tq, Tk, D, scale: opts.scale ?? 1 / Math.sqrt(D), causal: opts.causal ?? false, mask: maskView };
   const out = alloc(q.dtype, q.shape), lse = alloc(q.dtype, [B, H, Tq]);

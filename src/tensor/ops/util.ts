@@ -20,8 +20,11 @@ export function alloc<D extends DType>(dtype: D, shape: Shape): StorageOf[D] {
   return getBackend().alloc(dtype, numel(shape));
 }
 
+/** The elements of a contiguous float tensor as a typed array from element 0 (a subarray: views keep an offset). */
 export function floatStorage(t: Tensor): FloatStorage {
-  return t.storage as FloatStorage;
+  if (!t.isContiguous) throw new Error(`floatStorage needs a contiguous tensor, got ${t.toString()}`);
+  const s = t.storage as FloatStorage;
+  return t.offset === 0 && s.length === t.size ? s : s.subarray(t.offset, t.offset + t.size);
 }
 
 /** Wraps a freshly computed storage in a tensor and records how to differentiate it. */

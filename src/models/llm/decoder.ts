@@ -1,0 +1,195 @@
+// Llama / Qwen2 decoder-only transformer (transformers `LlamaForCausalLM`, `Qwen2ForCausalLM`):
+// embed → N × [RMSNorm → attention (RoPE rotate-half, grouped KV heads) → residual → RMSNorm → SwiGLU → residual]
+// → RMSNorm → lm_head. The decoder also takes `inputsEmbeds`, so multimodal models (LLaVA, Qwen2-Audio) splice
+// their features in before it. Field names are the HF runtime module names (snake_case on purpose), so the
+// parameter names (`model.layers.0.self_attn.q_proj.weight`) map onto checkpoints without a table.
+//
+// Shapes: B batch, T new tokens, S cached + new tokens, C hidden, H heads, Hkv key/value heads, D head dim, V vocab.
+
+import { Embedding, Linear, RMSNorm } from '../../nn/layers.ts';
+import { Module } from '../../nn/module.ts';
+import { applyRope, concat, embedding, full, linear, scaledDotProductAttention, slice, type Tensor } from '../../tensor/index.ts';
+import { activation, type Activation } from '../../io/hf/activations.ts';
+import { appendKV, emptyCache, type KVCache, type LayerKV } from './cache.ts';
+import type { LlmConfig } from './config.ts';
+import { ropeTables } from './rope.ts';
+
+class Attention extends Module {
+  q_proj: Linear; k_proj: Linear; v_proj: Linear; o_proj: Linear;
+  constructor(private readonly cfg: LlmConfig) {
+    super();
+    const { hiddenSize: C, numHeads: H, numKvHeads: Hkv, headDim: D, attentionBias } = cfg;
+    this.q_proj = new Linear(C, H * D, { bias: attentionBias });
+    this.k_proj = new Linear(C, Hkv * D, { bias: attentionBias });
+    this.v_proj = new Linear(C, Hkv * D, { bias: attentionBias });
+    // Qwen2 puts biases on q/k/v only; Llama's attention_bias covers o_proj too.
+    this.o_proj = new Linear(H * D, C, { bias: attentionBias && cfg.family === 'llama' });
+  }
+
+  forward(x: Tensor, rope: { cos: Tensor; sin: Tensor }, mask: Tensor | null, past: LayerKV | null): { out: Tensor; kv: LayerKV } {
+    const [B, T] = x.shape as [number, number, number];
+    const { numHeads: H, numKvHeads: Hkv, headDim: D } = this.cfg;
+    const q = this.q_proj.forward(x).reshape([B, T, H, D]).transpose(1, 2); // [B, H, T, D]
+    const k = this.k_proj.forward(x).reshape([B, T, Hkv, D]).transpose(1, 2); // [B, Hkv, T, D]
+    const v = this.v_proj.forward(x).reshape([B, T, Hkv, D]).transpose(1, 2); // [B, Hkv, T, D]
+    const kv = appendKV(past, rotate(k, rope), v); // [B, Hkv, S, D]
+    const y = scaledDotProductAttention(rotate(q, rope), kv.k, kv.v, { causal: true, mask }); // [B, H, T, D]
+    return { out: this.o_proj.forward(y.transpose(1, 2).reshape([B, T, H * D])), kv }; // [B, T, C]
+  }
+}
+
+/** RoPE on the first `cos.shape[-1]` channels of each head (all of them unless partial_rotary_factor < 1). */
+function rotate(x: Tensor, rope: { cos: Tensor; sin: Tensor }): Tensor {
+  const D = x.shape[3]!, R = rope.cos.shape[3]!;
+  if (R === D) return applyRope(x, rope.cos, rope.sin);
+  return concat([applyRope(slice(x, 3, 0, R), rope.cos, rope.sin), slice(x, 3, R, D)], 3);
+}
+
+class Mlp extends Module {
+  gate_proj: Linear; up_proj: Linear; down_proj: Linear;
+  private readonly act: Activation;
+  constructor(cfg: LlmConfig) {
+    super();
+    const bias = cfg.mlpBias;
+    this.gate_proj = new Linear(cfg.hiddenSize, cfg.intermediateSize, { bias });
+    this.up_proj = new Linear(cfg.hiddenSize, cfg.intermediateSize, { bias });
+    this.down_proj = new Linear(cfg.intermediateSize, cfg.hiddenSize, { bias });
+    this.act = activation(cfg.hiddenAct, 'text_config.hidden_act');
+  }
+  forward(x: Tensor): Tensor {
+    return this.down_proj.forward(this.act(this.gate_proj.forward(x)).mul(this.up_proj.forward(x)));
+  }
+}
+
+class DecoderLayer extends Module {
+  self_attn: Attention; mlp: Mlp; input_layernorm: RMSNorm; post_attention_layernorm: RMSNorm;
+  constructor(cfg: LlmConfig) {
+    super();
+    this.self_attn = new Attention(cfg);
+    this.mlp = new Mlp(cfg);
+    this.input_layernorm = new RMSNorm(cfg.hiddenSize, cfg.rmsNormEps);
+    this.post_attention_layernorm = new RMSNorm(cfg.hiddenSize, cfg.rmsNormEps);
+  }
+  forward(x: Tensor, rope: { cos: Tensor; sin: Tensor }, mask: Tensor | null, past: LayerKV | null): { out: Tensor; kv: LayerKV } {
+    const a = this.self_attn.forward(this.input_layernorm.forward(x), rope, mask, past);
+    const h = x.add(a.out);
+    return { out: h.add(this.mlp.forward(this.post_attention_layernorm.forward(h))), kv: a.kv };
+  }
+}
+
+export interface DecoderInput {
+  /** [B, T] token ids; or give `inputsEmbeds`. */
+  inputIds?: Tensor;
+  /** [B, T, C] embeddings (e.g. with image features spliced in). */
+  inputsEmbeds?: Tensor;
+  /** [B, S] 1 = attend, 0 = padding, over cached + new positions. Absent: attend everywhere (causally). */
+  attentionMask?: Tensor | null;
+  /** [B, T] positions; absent: cache.length + arange(T) for every row (as a plain transformers forward). */
+  positionIds?: Tensor | null;
+  cache?: KVCache;
+  outputHiddenStates?: boolean;
+}
+
+export interface DecoderOutput {
+  /** [B, T, C] after the final norm. */
+  lastHiddenState: Tensor;
+  /** n_layers + 1 entries: embeddings, each layer's output, and the last one after the final norm (as transformers 5.x). */
+  hiddenStates: Tensor[] | null;
+  cache: KVCache;
+}
+
+/** The decoder body (`LlamaModel` / `Qwen2Model`). */
+export class DecoderModel extends Module {
+  embed_tokens: Embedding;
+  layers: DecoderLayer[];
+  norm: RMSNorm;
+  constructor(readonly cfg: LlmConfig) {
+    super();
+    this.embed_tokens = new Embedding(cfg.vocabSize, cfg.hiddenSize, cfg.padTokenId);
+    this.layers = Array.from({ length: cfg.numLayers }, () => new DecoderLayer(cfg));
+    this.norm = new RMSNorm(cfg.hiddenSize, cfg.rmsNormEps);
+  }
+
+  embed(ids: Tensor): Tensor {
+    return embedding(this.embed_tokens.weight, ids, this.cfg.padTokenId); // [B, T, C]
+  }
+
+  forward(input: DecoderInput): DecoderOutput {
+    const x0 = input.inputsEmbeds ?? (input.inputIds ? this.embed(input.inputIds) : null);
+    if (!x0 || x0.ndim !== 3) throw new Error('decoder: give inputIds [B, T] or inputsEmbeds [B, T, C]');
+    const [B, T] = x0.shape as [number, number, number];
+    const cache = input.cache ?? emptyCache(this.cfg.numLayers);
+    if (cache.layers.length !== this.cfg.numLayers) throw new Error(`decoder: cache has ${cache.layers.length} layers, model ${this.cfg.numLayers}`);
+    const positions = positionRows(input.positionIds ?? null, B, T, cache.length);
+    const rotary = Math.floor(this.cfg.headDim * this.cfg.rope.partialRotaryFactor);
+    const rope = ropeTables(this.cfg.rope, rotary, positions); // [B, 1, T, R]
+    const mask = paddingMask(input.attentionMask ?? null, B, cache.length + T);
+    const hidden: Tensor[] = [x0];
+    const layers: LayerKV[] = [];
+    let x = x0;
+    this.layers.forEach((layer, i) => {
+      const r = layer.forward(x, rope, mask, cache.layers[i] ?? null);
+      x = r.out;
+      layers.push(r.kv);
+      if (i < this.layers.length - 1) hidden.push(x);
+    });
+    const last = this.norm.forward(x);
+    hidden.push(last);
+    return {
+      lastHiddenState: last,
+      hiddenStates: input.outputHiddenStates ? hidden : null,
+      cache: Object.freeze({ layers: Object.freeze(layers), length: cache.length + T }),
+    };
+  }
+}
+
+function positionRows(ids: Tensor | null, B: number, T: number, start: number): number[][] {
+  if (!ids) return Array.from({ length: B }, () => Array.from({ length: T }, (_, t) => start + t));
+  if (ids.ndim !== 2 || ids.shape[1] !== T || (ids.shape[0] !== B && ids.shape[0] !== 1)) {
+    throw new Error(`decoder: position_ids [${ids.shape.join(', ')}] do not fit [${B}, ${T}]`);
+  }
+  const v = ids.toList();
+  return Array.from({ length: B }, (_, b) => v.slice((ids.shape[0] === 1 ? 0 : b) * T, (ids.shape[0] === 1 ? 0 : b) * T + T));
+}
+
+/** Additive key mask [B, 1, 1, S]: 0 where attended, -inf on padding. Causality is the attention kernel's job. */
+function paddingMask(mask: Tensor | null, B: number, S: number): Tensor | null {
+  if (!mask) return null;
+  if (mask.ndim !== 2 || mask.shape[0] !== B || mask.shape[1] !== S) {
+    throw new Error(`decoder: attention_mask [${mask.shape.join(', ')}] should be [${B}, ${S}] (cached + new positions)`);
+  }
+  const v = mask.toList();
+  if (v.every((m) => m !== 0)) return null;
+  const add = full([B, 1, 1, S], 0);
+  const data = add.storage as Float32Array;
+  v.forEach((m, i) => { if (m === 0) data[i] = -Infinity; });
+  return add;
+}
+
+export interface CausalLmOutput extends DecoderOutput {
+  /** [B, T, V], or [B, 1, V] with `lastOnly`. */
+  logits: Tensor;
+}
+
+/** Decoder + lm_head (`LlamaForCausalLM` / `Qwen2ForCausalLM`); with tied embeddings lm_head is embed_tokens. */
+export class CausalLM extends Module {
+  model: DecoderModel;
+  lm_head: Linear | null;
+  constructor(readonly cfg: LlmConfig) {
+    super();
+    this.model = new DecoderModel(cfg);
+    this.lm_head = cfg.tieWordEmbeddings ? null : new Linear(cfg.hiddenSize, cfg.vocabSize, { bias: false });
+  }
+
+  /** [.., C] → [.., V] */
+  head(h: Tensor): Tensor {
+    return linear(h, this.lm_head?.weight ?? this.model.embed_tokens.weight);
+  }
+
+  forward(input: DecoderInput & { lastOnly?: boolean }): CausalLmOutput {
+    const out = this.model.forward(input);
+    const h = out.lastHiddenState;
+    const T = h.shape[1]!;
+    return { ...out, logits: this.head(input.lastOnly ? slice(h, 1, T - 1, T) : h) };
+  }
+}
