@@ -38,6 +38,9 @@ program.command('start')
 const registrations: [string, string][] = [
   ['./commands/model.ts', 'registerModelCommands'],
   ['./commands/data.ts', 'registerDataCommands'],
+  ['./commands/train.ts', 'registerTrainCommands'],
+  ['./commands/export.ts', 'registerExportCommands'],
+  ['./commands/serve.ts', 'registerServeCommands'],
 ];
 for (const [file, fn] of registrations) {
   try {
