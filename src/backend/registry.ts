@@ -4,6 +4,7 @@
 import type { Backend, Kernels } from './backend.ts';
 import { referenceBackend, referenceKernels } from './reference/index.ts';
 import type { DType } from '../tensor/dtype.ts';
+import { profiled, profilingEnabled } from './profile.ts';
 
 let active: Backend = referenceBackend;
 
@@ -18,8 +19,8 @@ export function setBackend(b: Backend): void {
 /** The kernel `name` of the active backend when it handles `dtype`, else the reference one. */
 export function kernel<K extends keyof Kernels>(name: K, dtype: DType = 'float32'): Kernels[K] {
   const k = active.kernels[name];
-  if (k && active.dtypes.includes(dtype)) return k as Kernels[K];
-  return referenceKernels[name];
+  const f = k && active.dtypes.includes(dtype) ? (k as Kernels[K]) : referenceKernels[name];
+  return profilingEnabled() ? profiled(name, f) : f;
 }
 
 /** Runs fn with backend b active, restoring the previous one after. */

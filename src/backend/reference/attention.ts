@@ -1,7 +1,8 @@
 // Reference scaled dot-product attention with a causal option, an additive mask and grouped KV heads,
 // forward (saving the log-sum-exp of each score row) and backward (recomputing the probabilities).
 // softmax(q·kᵀ·scale + mask)·v, as torch.nn.functional.scaled_dot_product_attention. A query row whose keys
-// are all masked yields zeros (not NaN), so left-padding rows never poison later layers.
+// are all masked with -inf yields zeros (not NaN), so left-padding rows never poison later layers; one masked
+// with a finite fill (transformers' finfo.min) attends uniformly to every key, as torch's eager softmax does.
 
 import type { AttentionArgs, Kernels } from '../backend.ts';
 import type { FloatStorage } from '../../tensor/dtype.ts';
@@ -60,9 +61,16 @@ export const attentionBackward: Kernels['attentionBackward'] = (q, k, v, out, ls
     const kh = Math.floor(h / (H / Hkv));
     for (let i = 0; i < Tq; i++) {
       const row = (b * H + h) * Tq + i;
-      const L = lse[row]!;
+      let L = lse[row]!;
       if (L === -Infinity) continue;
-      scoreRow(q, k, a, b, h, i, s);
+      const max = scoreRow(q, k, a, b, h, i, s);
+      // A row masked everywhere with a finite fill (transformers' finfo.min) has max ≈ −3.4e38, where
+      // max + log(sum) rounds back to max; recompute log(sum) from the exact shifted scores instead.
+      if (max < -1e30) {
+        let sum = 0;
+        for (let j = 0; j < Tk; j++) { s[j] = s[j]! - max; sum += Math.exp(s[j]!); }
+        L = Math.log(sum);
+      }
       const go = row * D;
       // delta = rowsum(gOut * out)
       let delta = 0;

@@ -26,14 +26,14 @@ class Attention extends Module {
     this.o_proj = new Linear(H * D, C, { bias: attentionBias && cfg.family === 'llama' });
   }
 
-  forward(x: Tensor, rope: { cos: Tensor; sin: Tensor }, mask: Tensor | null, past: LayerKV | null): { out: Tensor; kv: LayerKV } {
+  forward(x: Tensor, rope: { cos: Tensor; sin: Tensor }, mask: AttentionMask, past: LayerKV | null): { out: Tensor; kv: LayerKV } {
     const [B, T] = x.shape as [number, number, number];
     const { numHeads: H, numKvHeads: Hkv, headDim: D } = this.cfg;
     const q = this.q_proj.forward(x).reshape([B, T, H, D]).transpose(1, 2); // [B, H, T, D]
     const k = this.k_proj.forward(x).reshape([B, T, Hkv, D]).transpose(1, 2); // [B, Hkv, T, D]
     const v = this.v_proj.forward(x).reshape([B, T, Hkv, D]).transpose(1, 2); // [B, Hkv, T, D]
     const kv = appendKV(past, rotate(k, rope), v); // [B, Hkv, S, D]
-    const y = scaledDotProductAttention(rotate(q, rope), kv.k, kv.v, { causal: true, mask }); // [B, H, T, D]
+    const y = scaledDotProductAttention(rotate(q, rope), kv.k, kv.v, mask); // [B, H, T, D]
     return { out: this.o_proj.forward(y.transpose(1, 2).reshape([B, T, H * D])), kv }; // [B, T, C]
   }
 }
@@ -70,7 +70,7 @@ class DecoderLayer extends Module {
     this.input_layernorm = new RMSNorm(cfg.hiddenSize, cfg.rmsNormEps);
     this.post_attention_layernorm = new RMSNorm(cfg.hiddenSize, cfg.rmsNormEps);
   }
-  forward(x: Tensor, rope: { cos: Tensor; sin: Tensor }, mask: Tensor | null, past: LayerKV | null): { out: Tensor; kv: LayerKV } {
+  forward(x: Tensor, rope: { cos: Tensor; sin: Tensor }, mask: AttentionMask, past: LayerKV | null): { out: Tensor; kv: LayerKV } {
     const a = this.self_attn.forward(this.input_layernorm.forward(x), rope, mask, past);
     const h = x.add(a.out);
     return { out: h.add(this.mlp.forward(this.post_attention_layernorm.forward(h))), kv: a.kv };
@@ -86,6 +86,8 @@ export interface DecoderInput {
   attentionMask?: Tensor | null;
   /** [B, T] positions; absent: cache.length + arange(T) for every row (as a plain transformers forward). */
   positionIds?: Tensor | null;
+  /** Precomputed rotary tables cos, sin [B, 1, T, R] (e.g. Qwen2-VL's M-RoPE); they replace `positionIds`. */
+  rope?: { cos: Tensor; sin: Tensor } | null;
   cache?: KVCache;
   outputHiddenStates?: boolean;
 }
@@ -120,10 +122,12 @@ export class DecoderModel extends Module {
     const [B, T] = x0.shape as [number, number, number];
     const cache = input.cache ?? emptyCache(this.cfg.numLayers);
     if (cache.layers.length !== this.cfg.numLayers) throw new Error(`decoder: cache has ${cache.layers.length} layers, model ${this.cfg.numLayers}`);
-    const positions = positionRows(input.positionIds ?? null, B, T, cache.length);
     const rotary = Math.floor(this.cfg.headDim * this.cfg.rope.partialRotaryFactor);
-    const rope = ropeTables(this.cfg.rope, rotary, positions); // [B, 1, T, R]
-    const mask = paddingMask(input.attentionMask ?? null, B, cache.length + T);
+    const rope = input.rope ?? ropeTables(this.cfg.rope, rotary, positionRows(input.positionIds ?? null, B, T, cache.length)); // [B, 1, T, R]
+    if (rope.cos.ndim !== 4 || rope.cos.shape[0] !== B || rope.cos.shape[2] !== T || rope.cos.shape[3] !== rotary) {
+      throw new Error(`decoder: rope tables [${rope.cos.shape.join(', ')}] should be [${B}, 1, ${T}, ${rotary}]`);
+    }
+    const mask = hfAttentionMask(input.attentionMask ?? null, B, T, cache.length + T);
     const hidden: Tensor[] = [x0];
     const layers: LayerKV[] = [];
     let x = x0;
@@ -152,18 +156,33 @@ function positionRows(ids: Tensor | null, B: number, T: number, start: number): 
   return Array.from({ length: B }, (_, b) => v.slice((ids.shape[0] === 1 ? 0 : b) * T, (ids.shape[0] === 1 ? 0 : b) * T + T));
 }
 
-/** Additive key mask [B, 1, 1, S]: 0 where attended, -inf on padding. Causality is the attention kernel's job. */
-function paddingMask(mask: Tensor | null, B: number, S: number): Tensor | null {
-  if (!mask) return null;
+/** What the attention kernel gets: the causal flag, or one additive mask that already holds causality. */
+type AttentionMask = { causal: boolean; mask: Tensor | null };
+
+/** torch.finfo(torch.float32).min, the fill value of transformers' eager masks. */
+export const FLOAT32_MIN = -3.4028234663852886e38;
+
+/**
+ * transformers' eager mask: one additive [B, 1, T, S] tensor, 0 where key j ≤ the query's position and
+ * attention_mask[b, j] == 1, finfo(float32).min elsewhere. The fill is finite on purpose: a query whose keys are
+ * all masked (a left pad) then scores min + s ≈ min for every key and attends uniformly to all of them, and HF
+ * uses that output (e.g. the Qwen2-Audio loss term predicted from the last pad). Without padding the kernel's
+ * causal flag does the same work faster.
+ */
+function hfAttentionMask(mask: Tensor | null, B: number, T: number, S: number): AttentionMask {
+  if (!mask) return { causal: true, mask: null };
   if (mask.ndim !== 2 || mask.shape[0] !== B || mask.shape[1] !== S) {
     throw new Error(`decoder: attention_mask [${mask.shape.join(', ')}] should be [${B}, ${S}] (cached + new positions)`);
   }
   const v = mask.toList();
-  if (v.every((m) => m !== 0)) return null;
-  const add = full([B, 1, 1, S], 0);
+  if (v.every((m) => m !== 0)) return { causal: true, mask: null };
+  const add = full([B, 1, T, S], 0);
   const data = add.storage as Float32Array;
-  v.forEach((m, i) => { if (m === 0) data[i] = -Infinity; });
-  return add;
+  for (let b = 0; b < B; b++) for (let t = 0; t < T; t++) {
+    const row = (b * T + t) * S, last = S - T + t; // the query's own position among the keys
+    for (let j = 0; j < S; j++) if (j > last || v[b * S + j] === 0) data[row + j] = FLOAT32_MIN;
+  }
+  return { causal: false, mask: add };
 }
 
 export interface CausalLmOutput extends DecoderOutput {
