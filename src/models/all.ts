@@ -6,6 +6,7 @@ import './mllm/llava.ts';
 import './mllm/kosmos2.ts';
 import './mllm/idefics3.ts';
 import './mllm/qwen2-vl.ts';
+import './tessera/checkpoint.ts';
 import './mllm/internvl.ts';
 import './mllm/deepseek-vl.ts';
 import './mllm/deepseek-vl-hybrid.ts';
