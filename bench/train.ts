@@ -10,7 +10,7 @@ import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import type { Backend } from '../src/backend/backend.ts';
-import { withBackend } from '../src/backend/registry.ts';
+import { getBackend, setBackend } from '../src/backend/registry.ts';
 import { loadFastBackends, threadCount } from '../src/backend/select.ts';
 import { referenceBackend } from '../src/backend/reference/index.ts';
 import { profileReport, profilingEnabled, resetProfile } from '../src/backend/profile.ts';
@@ -42,7 +42,10 @@ function build(): { model: CausalLM; opt: AdamW } {
 }
 
 async function measure(b: Backend): Promise<{ tokensPerS: number; medianS: number; lossFirst: number; lossLast: number }> {
-  return withBackend(b, async () => {
+  // not withBackend: the step loop awaits, and the backend must stay active across those awaits
+  const prev = getBackend();
+  setBackend(b);
+  try {
     const { model, opt } = build();
     const data = randint(0, config.vocab, [config.batch, config.seq + 1], { rng: new Rng(0) });
     const x = slice(data, 1, 0, config.seq), y = slice(data, 1, 1, config.seq + 1);
@@ -69,7 +72,9 @@ async function measure(b: Backend): Promise<{ tokensPerS: number; medianS: numbe
     times.sort((p, q) => p - q);
     const med = times[Math.floor(times.length / 2)]!;
     return { tokensPerS: (config.batch * config.seq) / med, medianS: med, lossFirst: losses[0]!, lossLast: losses[losses.length - 1]! };
-  });
+  } finally {
+    setBackend(prev);
+  }
 }
 
 const { backends } = await loadFastBackends();
