@@ -1,0 +1,219 @@
+// @ts-nocheck — AssemblyScript source, compiled by asc (scripts/build-wasm.mjs), not by tsc.
+// Single-threaded SGEMM / SGEMV over row-major f32 matrices; the TS wrapper splits rows across workers.
+// Structure follows Goto & van de Geijn, "Anatomy of High-Performance Matrix Multiplication" (BLIS loop
+// order jc → pc → ic → jr → ir): B is packed into KC×NC panels (L2/L3), A into MC×KC blocks (L2), and a
+// 5×8 register-blocked micro-kernel (10 f32x4 accumulators) streams one KC slice of each from L1.
+// C(M×N) = alpha · op(A)(M×K) · op(B)(K×N) + beta · C.  Pointers are byte offsets; ld* count floats.
+
+// relaxed_madd lowers to one FMA where the engine has relaxed SIMD (kernels-relaxed.wasm), else mul + add.
+@inline function madd(a: v128, b: v128, c: v128): v128 {
+  if (ASC_FEATURE_RELAXED_SIMD) return f32x4.relaxed_madd(a, b, c);
+  return f32x4.add(f32x4.mul(a, b), c);
+}
+
+const MR = 5;
+const NR = 8;
+export const KC = 256;
+export const MC = 120; // multiple of MR
+export const NC = 512; // multiple of NR
+// Scratch a caller must provide per thread: packed A, packed B, one edge tile.
+export const GEMM_SCRATCH_BYTES: i32 = (MC * KC + KC * NC + MR * NR) * 4;
+
+// A(i, k) of op(A), alpha folded in; rows past mc are zero so edge tiles need no special kernel.
+function packA(transA: bool, A: usize, lda: i32, ic: i32, pc: i32, mc: i32, kc: i32, alpha: f32, dst: usize): void {
+  for (let ir = 0; ir < mc; ir += MR) {
+    const rows = min(MR, mc - ir);
+    if (!transA) {
+      for (let i = 0; i < MR; i++) {
+        const out = dst + <usize>(i << 2);
+        if (i < rows) {
+          const src = A + (<usize>(ic + ir + i) * <usize>lda + <usize>pc) * 4;
+          for (let k = 0; k < kc; k++) store<f32>(out + <usize>(k * MR * 4), alpha * load<f32>(src + <usize>(k << 2)));
+        } else {
+          for (let k = 0; k < kc; k++) store<f32>(out + <usize>(k * MR * 4), 0);
+        }
+      }
+    } else {
+      for (let k = 0; k < kc; k++) {
+        const src = A + (<usize>(pc + k) * <usize>lda + <usize>(ic + ir)) * 4;
+        const out = dst + <usize>(k * MR * 4);
+        for (let i = 0; i < MR; i++) store<f32>(out + <usize>(i << 2), i < rows ? alpha * load<f32>(src + <usize>(i << 2)) : 0);
+      }
+    }
+    dst += <usize>(MR * kc * 4);
+  }
+}
+
+// B(k, j) of op(B) as NR-wide column panels, zero padded past nc.
+function packB(transB: bool, B: usize, ldb: i32, pc: i32, jc: i32, kc: i32, nc: i32, dst: usize): void {
+  for (let jr = 0; jr < nc; jr += NR) {
+    const cols = min(NR, nc - jr);
+    if (!transB) {
+      for (let k = 0; k < kc; k++) {
+        const src = B + (<usize>(pc + k) * <usize>ldb + <usize>(jc + jr)) * 4;
+        const out = dst + <usize>(k * NR * 4);
+        if (cols == NR) {
+          v128.store(out, v128.load(src));
+          v128.store(out, v128.load(src, 16), 16);
+        } else {
+          for (let j = 0; j < NR; j++) store<f32>(out + <usize>(j << 2), j < cols ? load<f32>(src + <usize>(j << 2)) : 0);
+        }
+      }
+    } else {
+      for (let j = 0; j < NR; j++) {
+        const out = dst + <usize>(j << 2);
+        if (j < cols) {
+          const src = B + (<usize>(jc + jr + j) * <usize>ldb + <usize>pc) * 4;
+          for (let k = 0; k < kc; k++) store<f32>(out + <usize>(k * NR * 4), load<f32>(src + <usize>(k << 2)));
+        } else {
+          for (let k = 0; k < kc; k++) store<f32>(out + <usize>(k * NR * 4), 0);
+        }
+      }
+    }
+    dst += <usize>(NR * kc * 4);
+  }
+}
+
+// C[5×8] += Apanel · Bpanel over kc; ldcBytes is the row stride of C in bytes.
+function kernel5x8(kc: i32, pa: usize, pb: usize, c: usize, ldcBytes: usize): void {
+  let c00 = f32x4.splat(0), c01 = f32x4.splat(0), c10 = f32x4.splat(0), c11 = f32x4.splat(0);
+  let c20 = f32x4.splat(0), c21 = f32x4.splat(0), c30 = f32x4.splat(0), c31 = f32x4.splat(0);
+  let c40 = f32x4.splat(0), c41 = f32x4.splat(0);
+  for (let k = 0; k < kc; k++) {
+    const b0 = v128.load(pb);
+    const b1 = v128.load(pb, 16);
+    let a = v128.load32_splat(pa);
+    c00 = madd(a, b0, c00); c01 = madd(a, b1, c01);
+    a = v128.load32_splat(pa, 4);
+    c10 = madd(a, b0, c10); c11 = madd(a, b1, c11);
+    a = v128.load32_splat(pa, 8);
+    c20 = madd(a, b0, c20); c21 = madd(a, b1, c21);
+    a = v128.load32_splat(pa, 12);
+    c30 = madd(a, b0, c30); c31 = madd(a, b1, c31);
+    a = v128.load32_splat(pa, 16);
+    c40 = madd(a, b0, c40); c41 = madd(a, b1, c41);
+    pa += 20;
+    pb += 32;
+  }
+  v128.store(c, f32x4.add(v128.load(c), c00)); v128.store(c, f32x4.add(v128.load(c, 16), c01), 16); c += ldcBytes;
+  v128.store(c, f32x4.add(v128.load(c), c10)); v128.store(c, f32x4.add(v128.load(c, 16), c11), 16); c += ldcBytes;
+  v128.store(c, f32x4.add(v128.load(c), c20)); v128.store(c, f32x4.add(v128.load(c, 16), c21), 16); c += ldcBytes;
+  v128.store(c, f32x4.add(v128.load(c), c30)); v128.store(c, f32x4.add(v128.load(c, 16), c31), 16); c += ldcBytes;
+  v128.store(c, f32x4.add(v128.load(c), c40)); v128.store(c, f32x4.add(v128.load(c, 16), c41), 16);
+}
+
+// C = beta · C over an M×N block (beta = 0 overwrites, so NaN garbage in C never leaks through).
+function scaleC(M: i32, N: i32, beta: f32, C: usize, ldc: i32): void {
+  if (beta == 1) return;
+  for (let i = 0; i < M; i++) {
+    const row = C + <usize>i * <usize>ldc * 4;
+    for (let j = 0; j < N; j++) {
+      const p = row + <usize>(j << 2);
+      store<f32>(p, beta == 0 ? 0 : beta * load<f32>(p));
+    }
+  }
+}
+
+export function sgemm(transA: i32, transB: i32, M: i32, N: i32, K: i32, alpha: f32,
+                      A: usize, lda: i32, B: usize, ldb: i32, beta: f32, C: usize, ldc: i32, scratch: usize): void {
+  scaleC(M, N, beta, C, ldc);
+  if (K == 0 || alpha == 0) return;
+  const pa = scratch;
+  const pb = pa + <usize>(MC * KC * 4);
+  const edge = pb + <usize>(KC * NC * 4);
+  const ldcBytes = <usize>ldc * 4;
+  for (let jc = 0; jc < N; jc += NC) {
+    const nc = min(NC, N - jc);
+    for (let pc = 0; pc < K; pc += KC) {
+      const kc = min(KC, K - pc);
+      packB(transB != 0, B, ldb, pc, jc, kc, nc, pb);
+      for (let ic = 0; ic < M; ic += MC) {
+        const mc = min(MC, M - ic);
+        packA(transA != 0, A, lda, ic, pc, mc, kc, alpha, pa);
+        for (let jr = 0; jr < nc; jr += NR) {
+          const cols = min(NR, nc - jr);
+          const bp = pb + <usize>(jr * kc * 4);
+          for (let ir = 0; ir < mc; ir += MR) {
+            const rows = min(MR, mc - ir);
+            const ap = pa + <usize>(ir * kc * 4);
+            const c = C + (<usize>(ic + ir) * <usize>ldc + <usize>(jc + jr)) * 4;
+            if (rows == MR && cols == NR) {
+              kernel5x8(kc, ap, bp, c, ldcBytes);
+            } else {
+              memory.fill(edge, 0, MR * NR * 4);
+              kernel5x8(kc, ap, bp, edge, NR * 4);
+              for (let i = 0; i < rows; i++) {
+                for (let j = 0; j < cols; j++) {
+                  const p = c + <usize>i * ldcBytes + <usize>(j << 2);
+                  store<f32>(p, load<f32>(p) + load<f32>(edge + <usize>((i * NR + j) << 2)));
+                }
+              }
+            }
+          }
+        }
+      }
+    }
+  }
+}
+
+// y[M] = alpha · op(A) x + beta · y with contiguous x, y; op(A) is M×K.
+// trans = 0: A is M×K (row dots); trans = 1: A is stored K×M (row axpys). Bandwidth-bound.
+export function sgemv(trans: i32, M: i32, K: i32, alpha: f32, A: usize, lda: i32, x: usize, beta: f32, y: usize): void {
+  if (trans == 0) {
+    for (let i = 0; i < M; i++) {
+      const row = A + <usize>i * <usize>lda * 4;
+      let s0 = f32x4.splat(0), s1 = f32x4.splat(0), s2 = f32x4.splat(0), s3 = f32x4.splat(0);
+      let k = 0;
+      for (; k + 16 <= K; k += 16) {
+        const o = <usize>(k << 2);
+        s0 = f32x4.add(s0, f32x4.mul(v128.load(row + o), v128.load(x + o)));
+        s1 = f32x4.add(s1, f32x4.mul(v128.load(row + o, 16), v128.load(x + o, 16)));
+        s2 = f32x4.add(s2, f32x4.mul(v128.load(row + o, 32), v128.load(x + o, 32)));
+        s3 = f32x4.add(s3, f32x4.mul(v128.load(row + o, 48), v128.load(x + o, 48)));
+      }
+      const v = f32x4.add(f32x4.add(s0, s1), f32x4.add(s2, s3));
+      let s = f32x4.extract_lane(v, 0) + f32x4.extract_lane(v, 1) + f32x4.extract_lane(v, 2) + f32x4.extract_lane(v, 3);
+      for (; k < K; k++) s += load<f32>(row + <usize>(k << 2)) * load<f32>(x + <usize>(k << 2));
+      const p = y + <usize>(i << 2);
+      store<f32>(p, alpha * s + (beta == 0 ? 0 : beta * load<f32>(p)));
+    }
+  } else {
+    for (let i = 0; i < M; i++) {
+      const p = y + <usize>(i << 2);
+      store<f32>(p, beta == 0 ? 0 : beta * load<f32>(p));
+    }
+    for (let k = 0; k < K; k++) {
+      const row = A + <usize>k * <usize>lda * 4;
+      const a = alpha * load<f32>(x + <usize>(k << 2));
+      if (a == 0) continue;
+      const av = f32x4.splat(a);
+      let i = 0;
+      for (; i + 8 <= M; i += 8) {
+        const o = <usize>(i << 2);
+        v128.store(y + o, f32x4.add(v128.load(y + o), f32x4.mul(av, v128.load(row + o))));
+        v128.store(y + o, f32x4.add(v128.load(y + o, 16), f32x4.mul(av, v128.load(row + o, 16))), 16);
+      }
+      for (; i < M; i++) store<f32>(y + <usize>(i << 2), load<f32>(y + <usize>(i << 2)) + a * load<f32>(row + <usize>(i << 2)));
+    }
+  }
+}
+
+// Gathers n floats at stride inc into dst (contiguous) so sgemv can stay on unit stride.
+export function gatherStrided(n: i32, src: usize, inc: i32, dst: usize): void {
+  for (let i = 0; i < n; i++) store<f32>(dst + <usize>(i << 2), load<f32>(src + <usize>i * <usize>inc * 4));
+}
+
+export function scatterStrided(n: i32, src: usize, dst: usize, inc: i32): void {
+  for (let i = 0; i < n; i++) store<f32>(dst + <usize>i * <usize>inc * 4, load<f32>(src + <usize>(i << 2)));
+}
+
+// `count` independent GEMMs whose operands sit at fixed float strides (attention scores, batched matmul).
+export function sgemmBatched(transA: i32, transB: i32, M: i32, N: i32, K: i32, alpha: f32,
+                             A: usize, lda: i32, strideA: i32, B: usize, ldb: i32, strideB: i32,
+                             beta: f32, C: usize, ldc: i32, strideC: i32, count: i32, scratch: usize): void {
+  for (let b = 0; b < count; b++) {
+    sgemm(transA, transB, M, N, K, alpha,
+          A + <usize>b * <usize>strideA * 4, lda, B + <usize>b * <usize>strideB * 4, ldb,
+          beta, C + <usize>b * <usize>strideC * 4, ldc, scratch);
+  }
+}

@@ -1,0 +1,11 @@
+// @ts-nocheck — AssemblyScript source, compiled by asc (scripts/build-wasm.mjs), not by tsc.
+// Entry of the tessera kernel module: re-exports every kernel so asc emits one .wasm.
+export { sgemm, sgemmBatched, sgemv, gatherStrided, scatterStrided } from './gemm';
+export function copyBytes(dst: usize, src: usize, n: usize): void { memory.copy(dst, src, n); }
+export function heapBase(): usize { return __heap_base; }
+import { GEMM_SCRATCH_BYTES } from './gemm';
+export function gemmScratchBytes(): i32 { return GEMM_SCRATCH_BYTES; }
+export { binary, binaryRow, scale, unary, swiglu, swigluBwd, adamw } from './elementwise';
+export { softmax, logSoftmax, softmaxBwd, rmsNorm, rmsNormBwd, layerNorm, layerNormBwd, crossEntropy, sumRows, sumCols, sumSquares } from './rows';
+export { attnFwd, attnBwd } from './attention';
+export { rope, im2col } from './layout';

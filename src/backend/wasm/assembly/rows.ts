@@ -1,0 +1,205 @@
+// @ts-nocheck — AssemblyScript source, compiled by asc (scripts/build-wasm.mjs), not by tsc.
+// Row-wise kernels over a [rows, cols] f32 matrix: softmax (+bwd), log_softmax, RMSNorm (Zhang & Sennrich 2019)
+// and LayerNorm (Ba et al. 2016) forward/backward, fused cross-entropy, and row/column/square sums.
+// Every row kernel handles rows [r0, r1) so the pool can split rows without copying.
+import { vexp, hsum, hmax } from './vmath';
+
+@inline function at(base: usize, i: i32): usize { return base + <usize>(i << 2); }
+@inline function rowAt(base: usize, r: i32, cols: i32): usize { return base + <usize>r * <usize>cols * 4; }
+
+function rowMax(x: usize, n: i32): f32 {
+  let m = f32x4.splat(-Infinity);
+  let i = 0;
+  for (; i + 4 <= n; i += 4) m = f32x4.pmax(m, v128.load(at(x, i)));
+  let s = hmax(m);
+  for (; i < n; i++) s = max(s, load<f32>(at(x, i)));
+  return s;
+}
+
+// y = exp(x - shift) stored, returns Σ y.
+function expShiftSum(x: usize, y: usize, n: i32, shift: f32): f32 {
+  const sv = f32x4.splat(shift);
+  let acc = f32x4.splat(0);
+  let i = 0;
+  for (; i + 4 <= n; i += 4) { const e = vexp(f32x4.sub(v128.load(at(x, i)), sv)); v128.store(at(y, i), e); acc = f32x4.add(acc, e); }
+  let s = hsum(acc);
+  for (; i < n; i++) { const e = f32x4.extract_lane(vexp(f32x4.splat(load<f32>(at(x, i)) - shift)), 0); store<f32>(at(y, i), e); s += e; }
+  return s;
+}
+
+function dot(a: usize, b: usize, n: i32): f32 {
+  let acc = f32x4.splat(0);
+  let i = 0;
+  for (; i + 4 <= n; i += 4) acc = f32x4.add(acc, f32x4.mul(v128.load(at(a, i)), v128.load(at(b, i))));
+  let s = hsum(acc);
+  for (; i < n; i++) s += load<f32>(at(a, i)) * load<f32>(at(b, i));
+  return s;
+}
+
+function sum(a: usize, n: i32): f32 {
+  let acc = f32x4.splat(0);
+  let i = 0;
+  for (; i + 4 <= n; i += 4) acc = f32x4.add(acc, v128.load(at(a, i)));
+  let s = hsum(acc);
+  for (; i < n; i++) s += load<f32>(at(a, i));
+  return s;
+}
+
+// y = a·x + b, elementwise over n.
+function affine(x: usize, y: usize, n: i32, a: f32, b: f32): void {
+  const av = f32x4.splat(a), bv = f32x4.splat(b);
+  let i = 0;
+  for (; i + 4 <= n; i += 4) v128.store(at(y, i), f32x4.add(f32x4.mul(v128.load(at(x, i)), av), bv));
+  for (; i < n; i++) store<f32>(at(y, i), load<f32>(at(x, i)) * a + b);
+}
+
+export function softmax(r0: i32, r1: i32, cols: i32, x: usize, y: usize): void {
+  for (let r = r0; r < r1; r++) {
+    const xr = rowAt(x, r, cols), yr = rowAt(y, r, cols);
+    const s = expShiftSum(xr, yr, cols, rowMax(xr, cols));
+    affine(yr, yr, cols, <f32>1 / s, 0);
+  }
+}
+
+export function logSoftmax(r0: i32, r1: i32, cols: i32, x: usize, y: usize): void {
+  for (let r = r0; r < r1; r++) {
+    const xr = rowAt(x, r, cols), yr = rowAt(y, r, cols);
+    const m = rowMax(xr, cols);
+    const s = expShiftSum(xr, yr, cols, m);
+    affine(xr, yr, cols, 1, -(m + Mathf.log(s)));
+  }
+}
+
+// dx = y ⊙ (dy − ⟨dy, y⟩) per row.
+export function softmaxBwd(r0: i32, r1: i32, cols: i32, y: usize, dy: usize, dx: usize): void {
+  for (let r = r0; r < r1; r++) {
+    const yr = rowAt(y, r, cols), gr = rowAt(dy, r, cols), dr = rowAt(dx, r, cols);
+    const d = f32x4.splat(dot(yr, gr, cols));
+    let i = 0;
+    for (; i + 4 <= cols; i += 4) v128.store(at(dr, i), f32x4.mul(v128.load(at(yr, i)), f32x4.sub(v128.load(at(gr, i)), d)));
+    for (; i < cols; i++) store<f32>(at(dr, i), load<f32>(at(yr, i)) * (load<f32>(at(gr, i)) - f32x4.extract_lane(d, 0)));
+  }
+}
+
+// y = x · rstd · w, rstd = 1/√(mean(x²) + eps), saved per row.
+export function rmsNorm(r0: i32, r1: i32, cols: i32, x: usize, w: usize, eps: f32, y: usize, rstd: usize): void {
+  for (let r = r0; r < r1; r++) {
+    const xr = rowAt(x, r, cols), yr = rowAt(y, r, cols);
+    const rs: f32 = <f32>1 / Mathf.sqrt(dot(xr, xr, cols) / <f32>cols + eps);
+    store<f32>(at(rstd, r), rs);
+    const rv = f32x4.splat(rs);
+    let i = 0;
+    for (; i + 4 <= cols; i += 4) v128.store(at(yr, i), f32x4.mul(f32x4.mul(v128.load(at(xr, i)), rv), v128.load(at(w, i))));
+    for (; i < cols; i++) store<f32>(at(yr, i), load<f32>(at(xr, i)) * rs * load<f32>(at(w, i)));
+  }
+}
+
+// dx = rstd (w⊙dy − x̂ · mean(w⊙dy⊙x̂)), x̂ = x·rstd; dw (cols floats, overwritten) = Σ_rows dy ⊙ x̂.
+export function rmsNormBwd(r0: i32, r1: i32, cols: i32, x: usize, w: usize, rstd: usize, dy: usize, dx: usize, dw: usize): void {
+  memory.fill(dw, 0, <usize>cols * 4);
+  for (let r = r0; r < r1; r++) {
+    const xr = rowAt(x, r, cols), gr = rowAt(dy, r, cols), dr = rowAt(dx, r, cols);
+    const rs = load<f32>(at(rstd, r));
+    let acc: f32 = 0;
+    for (let i = 0; i < cols; i++) acc += load<f32>(at(gr, i)) * load<f32>(at(w, i)) * load<f32>(at(xr, i));
+    const c = acc * rs * rs / <f32>cols; // mean(w dy x̂) · rstd, folded
+    for (let i = 0; i < cols; i++) {
+      const xi = load<f32>(at(xr, i)), gi = load<f32>(at(gr, i));
+      store<f32>(at(dr, i), rs * (gi * load<f32>(at(w, i)) - xi * c));
+      store<f32>(at(dw, i), load<f32>(at(dw, i)) + gi * xi * rs);
+    }
+  }
+}
+
+// y = (x − mean) · rstd · w + b; mean and rstd saved per row.
+export function layerNorm(r0: i32, r1: i32, cols: i32, x: usize, w: usize, b: usize, eps: f32, y: usize, mean: usize, rstd: usize): void {
+  for (let r = r0; r < r1; r++) {
+    const xr = rowAt(x, r, cols), yr = rowAt(y, r, cols);
+    const mu = sum(xr, cols) / <f32>cols;
+    let acc: f32 = 0;
+    for (let i = 0; i < cols; i++) { const d = load<f32>(at(xr, i)) - mu; acc += d * d; }
+    const rs: f32 = <f32>1 / Mathf.sqrt(acc / <f32>cols + eps);
+    store<f32>(at(mean, r), mu); store<f32>(at(rstd, r), rs);
+    const mv = f32x4.splat(mu), rv = f32x4.splat(rs);
+    let i = 0;
+    for (; i + 4 <= cols; i += 4) {
+      const xh = f32x4.mul(f32x4.sub(v128.load(at(xr, i)), mv), rv);
+      v128.store(at(yr, i), f32x4.add(f32x4.mul(xh, v128.load(at(w, i))), v128.load(at(b, i))));
+    }
+    for (; i < cols; i++) store<f32>(at(yr, i), (load<f32>(at(xr, i)) - mu) * rs * load<f32>(at(w, i)) + load<f32>(at(b, i)));
+  }
+}
+
+// g = dy⊙w; dx = rstd (g − mean(g) − x̂ · mean(g⊙x̂)); dw = Σ dy⊙x̂, db = Σ dy (overwritten).
+export function layerNormBwd(r0: i32, r1: i32, cols: i32, x: usize, w: usize, mean: usize, rstd: usize, dy: usize, dx: usize, dw: usize, db: usize): void {
+  memory.fill(dw, 0, <usize>cols * 4);
+  memory.fill(db, 0, <usize>cols * 4);
+  for (let r = r0; r < r1; r++) {
+    const xr = rowAt(x, r, cols), gr = rowAt(dy, r, cols), dr = rowAt(dx, r, cols);
+    const mu = load<f32>(at(mean, r)), rs = load<f32>(at(rstd, r));
+    let sg: f32 = 0, sgx: f32 = 0;
+    for (let i = 0; i < cols; i++) {
+      const g = load<f32>(at(gr, i)) * load<f32>(at(w, i));
+      sg += g; sgx += g * (load<f32>(at(xr, i)) - mu) * rs;
+    }
+    sg /= <f32>cols; sgx /= <f32>cols;
+    for (let i = 0; i < cols; i++) {
+      const gi = load<f32>(at(gr, i));
+      const xh = (load<f32>(at(xr, i)) - mu) * rs;
+      store<f32>(at(dr, i), rs * (gi * load<f32>(at(w, i)) - sg - xh * sgx));
+      store<f32>(at(dw, i), load<f32>(at(dw, i)) + gi * xh);
+      store<f32>(at(db, i), load<f32>(at(db, i)) + gi);
+    }
+  }
+}
+
+// Per row: loss = logsumexp(x) − x[t]; dlogits = (softmax(x) − onehot(t)) · gradScale; rows with t = ignore
+// get loss 0 and zero gradient. Returns Σ loss over [r0, r1) (f64 to keep long sums exact enough).
+export function crossEntropy(r0: i32, r1: i32, cols: i32, x: usize, targets: usize, ignoreIndex: i32, gradScale: f32, loss: usize, dx: usize): f64 {
+  let total: f64 = 0;
+  for (let r = r0; r < r1; r++) {
+    const xr = rowAt(x, r, cols), dr = rowAt(dx, r, cols);
+    const t = load<i32>(at(targets, r));
+    if (t == ignoreIndex || t < 0 || t >= cols) {
+      store<f32>(at(loss, r), t == ignoreIndex ? 0 : NaN);
+      memory.fill(dr, 0, <usize>cols * 4);
+      continue;
+    }
+    const m = rowMax(xr, cols);
+    const s = expShiftSum(xr, dr, cols, m);
+    const l = m + Mathf.log(s) - load<f32>(at(xr, t));
+    store<f32>(at(loss, r), l);
+    total += <f64>l;
+    affine(dr, dr, cols, gradScale / s, 0);
+    store<f32>(at(dr, t), load<f32>(at(dr, t)) - gradScale);
+  }
+  return total;
+}
+
+// out[r] = Σ_c x[r, c] for rows [r0, r1).
+export function sumRows(r0: i32, r1: i32, cols: i32, x: usize, out: usize): void {
+  for (let r = r0; r < r1; r++) store<f32>(at(out, r), sum(rowAt(x, r, cols), cols));
+}
+
+// out[c] = Σ_r x[r, c] for columns [c0, c1) (bias gradient).
+export function sumCols(rows: i32, cols: i32, c0: i32, c1: i32, x: usize, out: usize): void {
+  const n = c1 - c0;
+  const o = at(out, c0);
+  memory.fill(o, 0, <usize>n * 4);
+  for (let r = 0; r < rows; r++) {
+    const xr = at(rowAt(x, r, cols), c0);
+    let i = 0;
+    for (; i + 4 <= n; i += 4) v128.store(at(o, i), f32x4.add(v128.load(at(o, i)), v128.load(at(xr, i))));
+    for (; i < n; i++) store<f32>(at(o, i), load<f32>(at(o, i)) + load<f32>(at(xr, i)));
+  }
+}
+
+// Σ x² over n floats in f64 lanes-of-f32 blocks (grad-norm clipping).
+export function sumSquares(n: i32, x: usize): f64 {
+  let total: f64 = 0;
+  for (let i0 = 0; i0 < n; i0 += 4096) {
+    const len = min(4096, n - i0);
+    total += <f64>dot(at(x, i0), at(x, i0), len);
+  }
+  return total;
+}

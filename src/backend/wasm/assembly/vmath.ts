@@ -1,0 +1,67 @@
+// @ts-nocheck — AssemblyScript source, compiled by asc (scripts/build-wasm.mjs), not by tsc.
+// Vectorised transcendental functions over f32x4 for the memory-bound kernels.
+// exp: Cephes-style range reduction x = n ln2 + r, |r| <= ln2/2, then a degree-6 polynomial
+// for e^r and 2^n built in the exponent bits (relative error ~2e-7 over the f32 range).
+// erf: Abramowitz & Stegun 7.1.26 (absolute error <= 1.5e-7), tanh through exp.
+
+const LOG2E: f32 = 1.44269504088896341;
+const LN2_HI: f32 = 0.693359375;
+const LN2_LO: f32 = -2.12194440e-4;
+
+@inline export function vexp(x: v128): v128 {
+  // pmin/pmax are single minps/maxps; the IEEE min/max of wasm cost several instructions each on x64
+  const xc = f32x4.pmin(f32x4.pmax(x, f32x4.splat(-87.3)), f32x4.splat(88.7));
+  // round-to-nearest by adding 1.5·2^23: the integer n then sits in the low mantissa bits of t
+  const t = f32x4.add(f32x4.mul(xc, f32x4.splat(LOG2E)), f32x4.splat(12582912.0));
+  const n = f32x4.sub(t, f32x4.splat(12582912.0));
+  let r = f32x4.sub(xc, f32x4.mul(n, f32x4.splat(LN2_HI)));
+  r = f32x4.sub(r, f32x4.mul(n, f32x4.splat(LN2_LO)));
+  let p = f32x4.splat(1.9875691500e-4);
+  p = f32x4.add(f32x4.mul(p, r), f32x4.splat(1.3981999507e-3));
+  p = f32x4.add(f32x4.mul(p, r), f32x4.splat(8.3334519073e-3));
+  p = f32x4.add(f32x4.mul(p, r), f32x4.splat(4.1665795894e-2));
+  p = f32x4.add(f32x4.mul(p, r), f32x4.splat(1.6666665459e-1));
+  p = f32x4.add(f32x4.mul(p, r), f32x4.splat(5.0000001201e-1));
+  p = f32x4.add(f32x4.mul(f32x4.mul(p, r), r), f32x4.add(r, f32x4.splat(1)));
+  const pow2n = i32x4.shl(i32x4.add(i32x4.sub(t, i32x4.splat(0x4B400000)), i32x4.splat(127)), 23);
+  const y = f32x4.mul(p, pow2n);
+  // -inf inputs (masked scores) must give exactly 0, not e^-87.
+  return v128.and(y, f32x4.gt(x, f32x4.splat(-87.2)));
+}
+
+@inline export function sexp(x: f32): f32 {
+  return f32x4.extract_lane(vexp(f32x4.splat(x)), 0);
+}
+
+@inline export function vsigmoid(x: v128): v128 {
+  const one = f32x4.splat(1);
+  return f32x4.div(one, f32x4.add(one, vexp(f32x4.neg(x))));
+}
+
+@inline export function vtanh(x: v128): v128 {
+  const one = f32x4.splat(1);
+  const e = vexp(f32x4.mul(x, f32x4.splat(2)));
+  return f32x4.sub(one, f32x4.div(f32x4.splat(2), f32x4.add(e, one)));
+}
+
+@inline export function verf(x: v128): v128 {
+  const ax = f32x4.abs(x);
+  const t = f32x4.div(f32x4.splat(1), f32x4.add(f32x4.splat(1), f32x4.mul(ax, f32x4.splat(0.3275911))));
+  let p = f32x4.splat(1.061405429);
+  p = f32x4.add(f32x4.mul(p, t), f32x4.splat(-1.453152027));
+  p = f32x4.add(f32x4.mul(p, t), f32x4.splat(1.421413741));
+  p = f32x4.add(f32x4.mul(p, t), f32x4.splat(-0.284496736));
+  p = f32x4.add(f32x4.mul(p, t), f32x4.splat(0.254829592));
+  p = f32x4.mul(p, t);
+  const y = f32x4.sub(f32x4.splat(1), f32x4.mul(p, vexp(f32x4.neg(f32x4.mul(ax, ax)))));
+  // copy the sign of x onto y
+  return v128.or(y, v128.and(x, i32x4.splat(0x80000000)));
+}
+
+@inline export function hsum(v: v128): f32 {
+  return f32x4.extract_lane(v, 0) + f32x4.extract_lane(v, 1) + f32x4.extract_lane(v, 2) + f32x4.extract_lane(v, 3);
+}
+
+@inline export function hmax(v: v128): f32 {
+  return max(max(f32x4.extract_lane(v, 0), f32x4.extract_lane(v, 1)), max(f32x4.extract_lane(v, 2), f32x4.extract_lane(v, 3)));
+}

@@ -1,0 +1,146 @@
+// One stage of tessera training from its config: load the tessera model and processor, optionally wrap the
+// LLM's Linear layers with LoRA, read and encode the data mix (bad records reported, skipped or fatal), build
+// the stage's objective — next-token loss on packed text (pretrain-text), attribute prediction for the encoders
+// (pretrain-vision/-audio), next-token loss on the assistant tokens of multimodal conversations (align,
+// instruct), or DPO against the frozen starting weights (dpo) — run the loop, and save the trained model
+// (adapters merged) as `<run>/model`, ready to be the next stage's `model`.
+
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { isAbsolute, join, resolve } from 'node:path';
+import { loadTessera, saveTessera } from '../models/tessera/checkpoint.ts';
+import type { TesseraBatch, TesseraModel } from '../models/tessera/model.ts';
+import type { EncodedSample, TesseraProcessor } from '../models/tessera/processor.ts';
+import { formatSummary, loadJsonl, preferenceRecords, textOf, type OnBadRecord, type RecordEncoder } from './dataset.ts';
+import { dpoObjective, type PreferencePair } from './dpo.ts';
+import { AttributeModel, attributeEncoder, attributeObjective, readScenes } from './encoder-pretrain.ts';
+import { applyLora, mergeLora } from './lora.ts';
+import { trainLoop, type LoopResult, type Source } from './loop.ts';
+import { countTargets, languageModelObjective, lmLossSum, packDocuments, type Objective } from './objective.ts';
+import type { StageConfig } from './stages.ts';
+
+export interface RunStageOptions {
+  stage: StageConfig;
+  /** Run directory: checkpoints/, metrics.jsonl, loss.png, model/. */
+  outDir: string;
+  /** The model to start from; default stage.model. */
+  modelDir?: string;
+  /** Folder that relative data/model paths of the stage are resolved against (the config file's folder). */
+  baseDir?: string;
+  resume?: boolean;
+  onBadRecord?: OnBadRecord;
+  quiet?: boolean;
+}
+
+export interface RunStageResult extends LoopResult {
+  modelDir: string;
+}
+
+export async function runStage(o: RunStageOptions): Promise<RunStageResult> {
+  const { stage } = o;
+  const base = o.baseDir ?? process.cwd();
+  const at = (p: string) => (isAbsolute(p) ? p : resolve(base, p));
+  const from = o.modelDir ?? (stage.model ? at(stage.model) : null);
+  if (!from) throw new Error(`stage ${stage.name}: no model to start from (give "model" in the stage config or --model)`);
+  const { model, processor } = loadTessera(from);
+  model.train();
+  if (stage.lora) applyLora(model, { ...stage.lora, seed: stage.seed });
+  mkdirSync(o.outDir, { recursive: true });
+  writeFileSync(join(o.outDir, 'stage.json'), `${JSON.stringify({ ...stage, model: from }, null, 2)}\n`);
+  const onBadRecord = o.onBadRecord ?? 'skip';
+  const log = (s: string) => { if (!o.quiet) process.stderr.write(`${s}\n`); };
+
+  async function sources<S>(encode: RecordEncoder<S>, post: (s: S[]) => S[] = (s) => s): Promise<{ train: Source<S>[]; evalSamples: S[] }> {
+    const train: Source<S>[] = [];
+    for (const d of stage.data) {
+      const { samples, summary } = await loadJsonl(at(d.path), encode, { onBadRecord });
+      log(formatSummary(summary));
+      train.push({ name: d.path, samples: post(samples), weight: d.weight });
+    }
+    let evalSamples: S[] = [];
+    if (stage.evalData) {
+      const r = await loadJsonl(at(stage.evalData), encode, { onBadRecord, limit: stage.evalLimit });
+      log(formatSummary(r.summary));
+      evalSamples = post(r.samples);
+    }
+    return { train, evalSamples };
+  }
+
+  const loop = <S, B>(objective: Objective<S, B>, data: { train: Source<S>[]; evalSamples: S[] }) =>
+    trainLoop({ objective, stage, sources: data.train, evalSamples: data.evalSamples, runDir: o.outDir, resume: o.resume ?? false, quiet: o.quiet ?? false });
+
+  let result: LoopResult;
+  switch (stage.kind) {
+    case 'pretrain-text': {
+      const ids = (r: unknown) => Promise.resolve(processor.tokenizer.encode(textOf(r), { addSpecialTokens: false }).ids);
+      const toSamples = (docs: number[][]) => stage.packing
+        ? packDocuments(docs, stage.maxLength, processor.eosTokenId)
+        : docs.map((d) => d.slice(0, stage.maxLength)).map((d) => ({ ids: d, labels: d.slice() }));
+      const data = await sources(ids);
+      const packed = { train: data.train.map((s) => ({ ...s, samples: toSamples(s.samples as number[][]) })), evalSamples: toSamples(data.evalSamples) };
+      const objective = languageModelObjective(model, (b) => model.llm.forward({ inputIds: b.inputIds, attentionMask: b.attentionMask }).logits, processor.padTokenId);
+      result = await loop(objective, packed);
+      break;
+    }
+    case 'align':
+    case 'instruct': {
+      const data = await sources((r, dir) => processor.encodeRecord(r, dir, { maxLength: stage.maxLength }));
+      result = await loop(conversationObjective(model, processor), data);
+      break;
+    }
+    case 'dpo': {
+      // reference: 'frozen-initial' — the weights this stage starts from, loaded again and never trained
+      const reference = loadTessera(from).model.freeze().eval();
+      const encodePair = async (r: unknown, dir: string): Promise<PreferencePair<EncodedSample>> => {
+        const p = preferenceRecords(r);
+        return {
+          chosen: await processor.encodeRecord(p.chosen, dir, { maxLength: stage.maxLength }),
+          rejected: await processor.encodeRecord(p.rejected, dir, { maxLength: stage.maxLength }),
+        };
+      };
+      const data = await sources(encodePair);
+      const dpo = stage.dpo ?? { beta: 0.1, labelSmoothing: 0 };
+      const objective = dpoObjective<EncodedSample, TesseraBatch>({
+        policy: model, beta: dpo.beta, labelSmoothing: dpo.labelSmoothing,
+        collate: (s) => processor.collate(s, { padSide: 'right' }),
+        policyLogits: (b) => model.forward(b).logits,
+        referenceLogits: (b) => reference.forward(b).logits,
+        labels: (b) => { if (!b.labels) throw new Error('dpo: a preference batch has no answer tokens'); return b.labels; },
+        tokens: (b) => b.attentionMask.toList().reduce((n, v) => n + v, 0),
+      });
+      result = await loop(objective, data);
+      break;
+    }
+    case 'pretrain-vision':
+    case 'pretrain-audio': {
+      const modality = stage.kind === 'pretrain-vision' ? 'image' : 'audio';
+      const wrapper = new AttributeModel(model, modality, stage.seed);
+      const scenes = new Map<string, ReturnType<typeof readScenes>>();
+      const data = await sources((r, dir) => {
+        if (!scenes.has(dir)) scenes.set(dir, readScenes(join(dir, 'data.jsonl')));
+        return attributeEncoder(modality, processor, scenes.get(dir)!)(r, dir);
+      });
+      // the attribute head always trains, at the stage's highest learning rate
+      const headLr = Math.max(...Object.values(stage.lr));
+      const withHead = { ...stage, trainable: [...stage.trainable, 'attributeHead'], lr: { ...stage.lr, attributeHead: headLr } };
+      result = await trainLoop({ objective: attributeObjective(wrapper), stage: withHead, sources: data.train, evalSamples: data.evalSamples,
+        runDir: o.outDir, resume: o.resume ?? false, quiet: o.quiet ?? false });
+      break;
+    }
+  }
+  if (stage.lora) mergeLora(model);
+  const modelDir = join(o.outDir, 'model');
+  saveTessera(modelDir, model, processor);
+  log(`${stage.name}: model saved to ${modelDir}`);
+  return { ...result, modelDir };
+}
+
+/** Next-token loss on the labelled (assistant) tokens of encoded conversations, media spliced by the model. */
+export function conversationObjective(model: TesseraModel, processor: TesseraProcessor): Objective<EncodedSample, TesseraBatch> {
+  return {
+    model,
+    collate: (s) => processor.collate(s, { padSide: 'right' }),
+    units: (b) => (b.labels ? countTargets(b.labels) : 0),
+    tokens: (b) => b.attentionMask.toList().reduce((n, v) => n + v, 0),
+    lossSum: (b) => ({ loss: lmLossSum(model.forward(b).logits, b.labels!) }),
+  };
+}
