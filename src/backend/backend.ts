@@ -29,7 +29,12 @@ export interface NormArgs {
 }
 
 export interface AttentionArgs {
-  /** q [B, H, Tq, D], k/v [B, Hkv, Tk, D] contiguous; H a multiple of Hkv (grouped KV heads). */
+  /**
+   * q [B, H, Tq, D], k/v [B, Hkv, Tk, D]; H a multiple of Hkv (grouped KV heads). `layout` says how the
+   * contiguous storages are ordered: 'bhtd' as the shapes read, or 'bthd' ([B, T, heads, D], what a model's
+   * q/k/v projections produce before the head transpose), which spares two copies per attention call.
+   */
+  readonly layout: 'bhtd' | 'bthd';
   readonly B: number;
   readonly H: number;
   readonly Hkv: number;

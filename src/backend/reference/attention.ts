@@ -7,16 +7,21 @@
 import type { AttentionArgs, Kernels } from '../backend.ts';
 import type { FloatStorage } from '../../tensor/dtype.ts';
 
+/** Offset of row (b, head, t) of a [B, heads, T, D] ('bhtd') or [B, T, heads, D] ('bthd') tensor. */
+export function rowOffset(layout: AttentionArgs['layout'], b: number, head: number, t: number, heads: number, T: number, D: number): number {
+  return (layout === 'bthd' ? (b * T + t) * heads + head : (b * heads + head) * T + t) * D;
+}
+
 /** Fills s[0..Tk) with the masked, scaled scores of one query row; returns the row max. */
 function scoreRow(q: FloatStorage, k: FloatStorage, a: AttentionArgs, b: number, h: number, i: number, s: Float64Array): number {
-  const { H, Hkv, Tq, Tk, D, scale, causal, mask } = a;
+  const { H, Hkv, Tq, Tk, D, scale, causal, mask, layout } = a;
   const kh = Math.floor(h / (H / Hkv));
-  const qo = ((b * H + h) * Tq + i) * D;
+  const qo = rowOffset(layout, b, h, i, H, Tq, D);
   const limit = causal ? Tk - Tq + i : Tk - 1;
   let max = -Infinity;
   for (let j = 0; j < Tk; j++) {
     if (j > limit) { s[j] = -Infinity; continue; }
-    const ko = ((b * Hkv + kh) * Tk + j) * D;
+    const ko = rowOffset(layout, b, kh, j, Hkv, Tk, D);
     let dot = 0;
     for (let d = 0; d < D; d++) dot += q[qo + d]! * k[ko + d]!;
     let v = dot * scale;
@@ -28,7 +33,7 @@ function scoreRow(q: FloatStorage, k: FloatStorage, a: AttentionArgs, b: number,
 }
 
 export const attention: Kernels['attention'] = (q, k, v, a, out, lse) => {
-  const { B, H, Hkv, Tq, Tk, D } = a;
+  const { B, H, Hkv, Tq, Tk, D, layout } = a;
   const s = new Float64Array(Tk);
   const acc = new Float64Array(D);
   for (let b = 0; b < B; b++) for (let h = 0; h < H; h++) {
@@ -36,24 +41,25 @@ export const attention: Kernels['attention'] = (q, k, v, a, out, lse) => {
     for (let i = 0; i < Tq; i++) {
       const max = scoreRow(q, k, a, b, h, i, s);
       const row = (b * H + h) * Tq + i;
+      const o = rowOffset(layout, b, h, i, H, Tq, D);
       acc.fill(0);
-      if (max === -Infinity) { lse[row] = -Infinity; out.fill(0, row * D, row * D + D); continue; }
+      if (max === -Infinity) { lse[row] = -Infinity; out.fill(0, o, o + D); continue; }
       let sum = 0;
       for (let j = 0; j < Tk; j++) {
         const p = Math.exp(s[j]! - max);
         if (p === 0) continue;
         sum += p;
-        const vo = ((b * Hkv + kh) * Tk + j) * D;
+        const vo = rowOffset(layout, b, kh, j, Hkv, Tk, D);
         for (let d = 0; d < D; d++) acc[d] = acc[d]! + p * v[vo + d]!;
       }
       lse[row] = max + Math.log(sum);
-      for (let d = 0; d < D; d++) out[row * D + d] = acc[d]! / sum;
+      for (let d = 0; d < D; d++) out[o + d] = acc[d]! / sum;
     }
   }
 };
 
 export const attentionBackward: Kernels['attentionBackward'] = (q, k, v, out, lse, gOut, a, dq, dk, dv) => {
-  const { B, H, Hkv, Tq, Tk, D, scale } = a;
+  const { B, H, Hkv, Tq, Tk, D, scale, layout } = a;
   dq.fill(0); dk.fill(0); dv.fill(0);
   const s = new Float64Array(Tk);
   const dp = new Float64Array(Tk);
@@ -71,7 +77,7 @@ export const attentionBackward: Kernels['attentionBackward'] = (q, k, v, out, ls
         for (let j = 0; j < Tk; j++) { s[j] = s[j]! - max; sum += Math.exp(s[j]!); }
         L = Math.log(sum);
       }
-      const go = row * D;
+      const go = rowOffset(layout, b, h, i, H, Tq, D);
       // delta = rowsum(gOut * out)
       let delta = 0;
       for (let d = 0; d < D; d++) delta += gOut[go + d]! * out[go + d]!;
@@ -79,7 +85,7 @@ export const attentionBackward: Kernels['attentionBackward'] = (q, k, v, out, ls
         const p = Math.exp(s[j]! - L);
         s[j] = p;
         if (p === 0) { dp[j] = 0; continue; }
-        const vo = ((b * Hkv + kh) * Tk + j) * D;
+        const vo = rowOffset(layout, b, kh, j, Hkv, Tk, D);
         let g = 0;
         for (let d = 0; d < D; d++) { g += gOut[go + d]! * v[vo + d]!; dv[vo + d] = dv[vo + d]! + p * gOut[go + d]!; }
         dp[j] = p * (g - delta) * scale; // d score (pre-scale), times scale for q·k
@@ -87,7 +93,7 @@ export const attentionBackward: Kernels['attentionBackward'] = (q, k, v, out, ls
       for (let j = 0; j < Tk; j++) {
         const ds = dp[j]!;
         if (ds === 0) continue;
-        const ko = ((b * Hkv + kh) * Tk + j) * D;
+        const ko = rowOffset(layout, b, kh, j, Hkv, Tk, D);
         for (let d = 0; d < D; d++) {
           dq[go + d] = dq[go + d]! + ds * k[ko + d]!;
           dk[ko + d] = dk[ko + d]! + ds * q[go + d]!;

@@ -3,7 +3,8 @@
 // embedding lookup with a padding row, dropout. Semantics follow torch.nn.functional.
 
 import { kernel } from '../../backend/registry.ts';
-import { normAxis, shapeStr } from '../shape.ts';
+import { contiguousStrides, normAxis, shapeStr } from '../shape.ts';
+import type { FloatStorage } from '../dtype.ts';
 import { Tensor } from '../tensor.ts';
 import { defaultRng, full, type Rng, zeros } from './creation.ts';
 import { cast, mul, where } from './elementwise.ts';
@@ -98,7 +99,14 @@ export function scaledDotProductAttention(qIn: Tensor, kIn: Tensor, vIn: Tensor,
   if (Bk !== B || Dk !== D || H % Hkv !== 0 || vIn.shape.some((d, i) => d !== kIn.shape[i])) {
     throw new Error(`attention: q ${shapeStr(qIn.shape)}, k ${shapeStr(kIn.shape)}, v ${shapeStr(vIn.shape)} do not fit`);
   }
-  const q = contiguous(qIn), k = contiguous(kIn), v = contiguous(vIn);
+  // A [B, heads, T, D] view of a contiguous [B, T, heads, D] tensor (the usual head transpose) is used as is.
+  const layout = [qIn, kIn, vIn].every(isHeadTransposed) ? 'bthd' : 'bhtd';
+  const prep = (t: Tensor) => (layout === 'bthd' ? t : contiguous(t));
+  const q = prep(qIn), k = prep(kIn), v = prep(vIn);
+  const data = (t: Tensor) => (layout === 'bthd' ? (t.storage as FloatStorage).subarray(t.offset, t.offset + t.size) : floatStorage(t));
+  const stridesOf = (shape: readonly number[]) => (layout === 'bthd' ? bthdStrides(shape) : contiguousStrides(shape));
+  /** A gradient laid out like the forward tensors. */
+  const gradData = (g: Tensor) => (layout === 'bthd' ? floatStorage(contiguous(transpose(g, 1, 2))) : floatStorage(contiguous(g)));
   let maskView = null;
   if (opts.mask) {
     let m = opts.mask;
@@ -112,15 +120,27 @@ export function scaledDotProductAttention(qIn: Tensor, kIn: Tensor, vIn: Tensor,
     });
     maskView = { data: m.storage as Float64Array, shape, strides, offset: m.offset };
   }
-  const args = { B, H, Hkv, Tq, Tk, D, scale: opts.scale ?? 1 / Math.sqrt(D), causal: opts.causal ?? false, mask: maskView };
+  const args = { B, H, Hkv, Tq, Tk, D, scale: opts.scale ?? 1 / Math.sqrt(D), causal: opts.causal ?? false, mask: maskView, layout } as const;
   const out = alloc(q.dtype, q.shape), lse = alloc(q.dtype, [B, H, Tq]);
-  kernel('attention', q.dtype)(floatStorage(q), floatStorage(k), floatStorage(v), args, out as Float32Array, lse as Float32Array);
+  kernel('attention', q.dtype)(data(q), data(k), data(v), args, out as Float32Array, lse as Float32Array);
   return output(out, q.dtype, q.shape, [q, k, v], 'attention', (g) => {
     const dq = alloc(q.dtype, q.shape), dk = alloc(q.dtype, k.shape), dv = alloc(q.dtype, v.shape);
-    kernel('attentionBackward', q.dtype)(floatStorage(q), floatStorage(k), floatStorage(v), out as Float32Array, lse as Float32Array,
-      floatStorage(contiguous(g)), args, dq as Float32Array, dk as Float32Array, dv as Float32Array);
-    return [new Tensor(dq, q.dtype, q.shape), new Tensor(dk, q.dtype, k.shape), new Tensor(dv, q.dtype, v.shape)];
-  });
+    kernel('attentionBackward', q.dtype)(data(q), data(k), data(v), out as Float32Array, lse as Float32Array,
+      gradData(g), args, dq as Float32Array, dk as Float32Array, dv as Float32Array);
+    return [new Tensor(dq, q.dtype, q.shape, stridesOf(q.shape)), new Tensor(dk, q.dtype, k.shape, stridesOf(k.shape)),
+      new Tensor(dv, q.dtype, v.shape, stridesOf(v.shape))];
+  }, stridesOf(q.shape));
+}
+
+/** Strides of a [B, heads, T, D] view onto a contiguous [B, T, heads, D] storage. */
+function bthdStrides(shape: readonly number[]): number[] {
+  const [, Hh, T, D] = shape as [number, number, number, number];
+  return [T * Hh * D, D, Hh * D, 1];
+}
+
+function isHeadTransposed(t: Tensor): boolean {
+  const want = bthdStrides(t.shape);
+  return t.shape.every((d, i) => d === 1 || t.strides[i] === want[i]);
 }
 
 export interface CrossEntropyOptions {

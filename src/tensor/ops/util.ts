@@ -29,8 +29,8 @@ export function floatStorage(t: Tensor): FloatStorage {
 
 /** Wraps a freshly computed storage in a tensor and records how to differentiate it. */
 export function output(storage: Storage, dtype: DType, shape: Shape, inputs: readonly (Tensor | null)[], name: string,
-  backward: GradFn['backward']): Tensor {
-  const t = new Tensor(storage, dtype, shape);
+  backward: GradFn['backward'], strides?: readonly number[]): Tensor {
+  const t = new Tensor(storage, dtype, shape, strides);
   if (isGradEnabled() && inputs.some((x) => x?.requiresGrad)) {
     t.requiresGrad = true;
     t.gradFn = { name, inputs, backward };
