@@ -48,6 +48,15 @@ export interface AttentionArgs {
   readonly mask: View | null;
 }
 
+export interface RopeArgs {
+  readonly rows: number;
+  readonly heads: number;
+  readonly headDim: number;
+  readonly rotary: number;
+  readonly tableRows: number;
+  readonly inverse: boolean;
+}
+
 export interface AdamWArgs {
   readonly lr: number;
   readonly beta1: number;
@@ -91,6 +100,16 @@ export interface Kernels {
   /** dlogits[r] = scale * (softmax(logits[r]) - onehot(t[r])), zero rows where ignored. */
   crossEntropyBackward(logits: FloatStorage, targets: Int32Array, rows: number, cols: number, ignoreIndex: number, scale: number,
     dlogits: FloatStorage): void;
+  /** out = silu(a) · b (the SwiGLU gate of Llama-style MLPs), elementwise over contiguous arrays. */
+  swiglu(a: FloatStorage, b: FloatStorage, out: FloatStorage): void;
+  swigluBackward(a: FloatStorage, b: FloatStorage, gy: FloatStorage, da: FloatStorage, db: FloatStorage): void;
+  /**
+   * Rotate-half RoPE (HF Llama): x [rows, heads, D] contiguous, rows = B·T; the first `a.rotary` channels of each
+   * head become x·cos + rotate_half(x)·sin, the rest are copied. Row r uses table row r % a.tableRows of cos/sin
+   * [tableRows, rotary] (tables shared across the batch have T rows; per-sequence tables B·T). `inverse` applies
+   * the transposed rotation, which is the backward.
+   */
+  rope(x: FloatStorage, cos: FloatStorage, sin: FloatStorage, a: RopeArgs, out: FloatStorage): void;
   /** In place: the torch AdamW step on one parameter. */
   adamw(p: FloatStorage, g: FloatStorage, m: FloatStorage, v: FloatStorage, a: AdamWArgs): void;
 }

@@ -10,9 +10,18 @@ export type BackendName = 'reference' | 'wasm' | 'blas';
 
 /** Probes in order of preference; each returns a ready backend or a reason it cannot run here. */
 const candidates: { name: BackendName; load: () => Promise<Backend | string> }[] = [
-  { name: 'blas', load: async () => (await import('./blas/index.ts')).blasBackend(referenceBackend, threadCount()) },
+  // GEMM through the system BLAS, every other kernel from wasm (or the reference when wasm cannot load)
+  { name: 'blas', load: async () => (await import('./blas/index.ts')).blasBackend(await wasmBackend().catch(() => referenceBackend), threadCount()) },
+  { name: 'wasm', load: wasmBackend },
   { name: 'reference', load: async () => referenceBackend },
 ];
+
+let wasm: Promise<Backend> | null = null;
+/** One wasm runtime (memory + worker pool) per process, shared by the wasm and blas backends. */
+function wasmBackend(): Promise<Backend> {
+  wasm ??= import('./wasm/index.ts').then((m) => m.createWasmBackend(threadCount()));
+  return wasm;
+}
 
 /** TESSERA_THREADS, else the number of cores. */
 export function threadCount(): number {

@@ -24,6 +24,7 @@ export * from './ops/matmul.ts';
 export * from './ops/nn.ts';
 export * from './ops/conv.ts';
 export * from './ops/rope.ts';
+export * from './ops/fused.ts';
 export { noGrad, isGradEnabled } from './autograd.ts';
 export type { DType } from './dtype.ts';
 export { Tensor, type GradFn } from './tensor.ts';

@@ -3,12 +3,14 @@
 // else the reference). A batched product calls sgemm once per matrix, with the transposes read off the
 // strides, so transposed views never copy.
 
+import { readFileSync } from 'node:fs';
 import koffi, { type LibraryHandle } from 'koffi';
 import type { Backend, Kernels, View } from '../backend.ts';
 import type { FloatStorage } from '../../tensor/dtype.ts';
 import type { Shape } from '../../tensor/shape.ts';
 import { numel } from '../../tensor/shape.ts';
 import { walk2 } from '../reference/iter.ts';
+import { gemmLayout, gemmSpan } from '../gemm-layout.ts';
 
 const ROW_MAJOR = 101, NO_TRANS = 111, TRANS = 112;
 
@@ -25,8 +27,28 @@ const candidates = process.platform === 'darwin'
   ? ['/System/Library/Frameworks/Accelerate.framework/Accelerate']
   : ['libopenblas.so.0', 'libopenblas.so', 'libcblas.so.3', 'libblis.so.4'];
 
+/**
+ * OpenBLAS picks its kernels from the CPU model at load time, and releases older than the CPU fall back to
+ * a generic SSE kernel (on this machine's Xeon model 207, 0.3.21 chose "Prescott": 30 GFLOP/s instead of
+ * 99). When the user has not chosen, name the newest kernel family the CPU's flags support; it must be set
+ * before the library loads.
+ */
+function chooseOpenblasCore(): void {
+  if (process.platform !== 'linux' || process.env.OPENBLAS_CORETYPE) return;
+  let flags = '';
+  try {
+    flags = readFileSync('/proc/cpuinfo', 'utf8').match(/^flags\s*:(.*)$/m)?.[1] ?? '';
+  } catch {
+    return;
+  }
+  const has = (f: string) => new RegExp(`\\b${f}\\b`).test(flags);
+  if (has('avx512f') && has('avx512bw') && has('avx512vl') && has('avx512dq')) process.env.OPENBLAS_CORETYPE = 'SkylakeX';
+  else if (has('avx2') && has('fma')) process.env.OPENBLAS_CORETYPE = 'Haswell';
+}
+
 /** Loads the first CBLAS found (TESSERA_BLAS_LIB names one explicitly); throws listing what was tried. */
 export function loadCblas(): Cblas {
+  chooseOpenblasCore();
   const tried: string[] = [];
   const list = process.env.TESSERA_BLAS_LIB ? [process.env.TESSERA_BLAS_LIB] : candidates;
   for (const name of list) {
@@ -48,14 +70,6 @@ export function loadCblas(): Cblas {
   throw new Error(`no CBLAS library found (tried ${tried.join(', ')}); on Debian: apt-get install libopenblas0-pthread`);
 }
 
-/** For the last two dims (rows r, cols c) of a strided view: the leading dimension and whether it is transposed, or null. */
-function gemmLayout(strides: readonly number[], nb: number, rows: number, cols: number): { ld: number; trans: boolean } | null {
-  const sr = strides[nb]!, sc = strides[nb + 1]!;
-  if ((sc === 1 || cols === 1) && sr >= Math.max(1, cols)) return { ld: Math.max(sr, cols, 1), trans: false };
-  if ((sr === 1 || rows === 1) && sc >= Math.max(1, rows)) return { ld: Math.max(sc, rows, 1), trans: true };
-  return null;
-}
-
 export function blasMatmul(blas: Cblas, fallback: Kernels['matmul']): Kernels['matmul'] {
   return (a: View, b: View, batch: Shape, M: number, N: number, K: number, out: FloatStorage) => {
     if (!(a.data instanceof Float32Array) || !(b.data instanceof Float32Array) || !(out instanceof Float32Array)) {
@@ -68,8 +82,7 @@ export function blasMatmul(blas: Cblas, fallback: Kernels['matmul']): Kernels['m
     if (K === 0) { out.fill(0); return; }
     const A = a.data, B = b.data;
     // the last element each operand reads, so subarray views stay in bounds
-    const spanA = la.trans ? (K - 1) * la.ld + M : (M - 1) * la.ld + K;
-    const spanB = lb.trans ? (N - 1) * lb.ld + K : (K - 1) * lb.ld + N;
+    const spanA = gemmSpan(la, M, K), spanB = gemmSpan(lb, K, N);
     let o = 0;
     const step = M * N;
     walk2(batch, a.strides.slice(0, nb), a.offset, b.strides.slice(0, nb), b.offset, (_i, pa, pb) => {

@@ -7,12 +7,13 @@ import { matmul, reduce } from './reduce.ts';
 import { layerNorm, layerNormBackward, logSoftmax, logSoftmaxBackward, rmsNorm, rmsNormBackward, softmax, softmaxBackward } from './norm.ts';
 import { attention, attentionBackward } from './attention.ts';
 import { adamw, crossEntropy, crossEntropyBackward } from './loss.ts';
+import { rope, swiglu, swigluBackward } from './fused.ts';
 
 export const referenceKernels: Kernels = {
   copy, unary, unaryBackward, binary, compare, reduce, matmul,
   softmax, softmaxBackward, logSoftmax, logSoftmaxBackward,
   layerNorm, layerNormBackward, rmsNorm, rmsNormBackward,
-  attention, attentionBackward, crossEntropy, crossEntropyBackward, adamw,
+  attention, attentionBackward, crossEntropy, crossEntropyBackward, adamw, swiglu, swigluBackward, rope,
 };
 
 export const referenceBackend: Backend = {

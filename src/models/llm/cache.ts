@@ -25,7 +25,9 @@ export function emptyCache(numLayers: number): KVCache {
 /** Keys/values of one layer with the new ones appended along the sequence axis. */
 export function appendKV(past: LayerKV | null, k: Tensor, v: Tensor): LayerKV {
   if (!past) return { k, v };
-  return { k: concat([past.k, k], 2), v: concat([past.v, v], 2) };
+  // appended in the [B, S, Hkv, D] storage order the attention kernels read without copies
+  const cat = (a: Tensor, b: Tensor) => concat([a.transpose(1, 2), b.transpose(1, 2)], 1).transpose(1, 2);
+  return { k: cat(past.k, k), v: cat(past.v, v) };
 }
 
 /** Cached tensors cut from the autograd tape (a cache carried across steps must not keep graphs alive). */

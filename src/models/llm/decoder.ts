@@ -8,7 +8,7 @@
 
 import { Embedding, Linear, RMSNorm } from '../../nn/layers.ts';
 import { Module } from '../../nn/module.ts';
-import { applyRope, concat, embedding, full, linear, scaledDotProductAttention, slice, type Tensor } from '../../tensor/index.ts';
+import { embedding, full, linear, rope as fusedRope, scaledDotProductAttention, slice, swiglu, type Tensor } from '../../tensor/index.ts';
 import { activation, type Activation } from '../../io/hf/activations.ts';
 import { appendKV, emptyCache, type KVCache, type LayerKV } from './cache.ts';
 import type { LlmConfig } from './config.ts';
@@ -29,25 +29,33 @@ class Attention extends Module {
   forward(x: Tensor, rope: { cos: Tensor; sin: Tensor }, mask: AttentionMask, past: LayerKV | null): { out: Tensor; kv: LayerKV } {
     const [B, T] = x.shape as [number, number, number];
     const { numHeads: H, numKvHeads: Hkv, headDim: D } = this.cfg;
-    const q = this.q_proj.forward(x).reshape([B, T, H, D]).transpose(1, 2); // [B, H, T, D]
-    const k = this.k_proj.forward(x).reshape([B, T, Hkv, D]).transpose(1, 2); // [B, Hkv, T, D]
+    // RoPE is applied in [B, T, heads, D] and the heads are then transposed as views, so the attention kernel
+    // reads the projections' own layout (no copies); the cache keeps that layout too.
+    const tables = { cos: headMajor(rope.cos), sin: headMajor(rope.sin) }; // [B, T, 1, R]
+    const q = rotate(this.q_proj.forward(x).reshape([B, T, H, D]), tables).transpose(1, 2); // [B, H, T, D]
+    const k = rotate(this.k_proj.forward(x).reshape([B, T, Hkv, D]), tables).transpose(1, 2); // [B, Hkv, T, D]
     const v = this.v_proj.forward(x).reshape([B, T, Hkv, D]).transpose(1, 2); // [B, Hkv, T, D]
-    const kv = appendKV(past, rotate(k, rope), v); // [B, Hkv, S, D]
-    const y = scaledDotProductAttention(rotate(q, rope), kv.k, kv.v, mask); // [B, H, T, D]
+    const kv = appendKV(past, k, v); // [B, Hkv, S, D]
+    const y = scaledDotProductAttention(q, kv.k, kv.v, mask); // [B, H, T, D]
     return { out: this.o_proj.forward(y.transpose(1, 2).reshape([B, T, H * D])), kv }; // [B, T, C]
   }
 }
 
-/** RoPE on the first `cos.shape[-1]` channels of each head (all of them unless partial_rotary_factor < 1). */
+/** [B, 1, T, R] rope tables as [B, T, 1, R], to broadcast over heads in the [B, T, heads, D] layout. */
+function headMajor(t: Tensor): Tensor {
+  const [b, , T, R] = t.shape as [number, number, number, number];
+  return t.reshape([b, T, 1, R]);
+}
+
+/** RoPE (one fused kernel) on the first `cos.shape[-1]` channels of each head of x [B, T, heads, D]. */
 function rotate(x: Tensor, rope: { cos: Tensor; sin: Tensor }): Tensor {
-  const D = x.shape[3]!, R = rope.cos.shape[3]!;
-  if (R === D) return applyRope(x, rope.cos, rope.sin);
-  return concat([applyRope(slice(x, 3, 0, R), rope.cos, rope.sin), slice(x, 3, R, D)], 3);
+  return fusedRope(x, rope.cos, rope.sin);
 }
 
 class Mlp extends Module {
   gate_proj: Linear; up_proj: Linear; down_proj: Linear;
   private readonly act: Activation;
+  private readonly swiglu: boolean;
   constructor(cfg: LlmConfig) {
     super();
     const bias = cfg.mlpBias;
@@ -55,9 +63,12 @@ class Mlp extends Module {
     this.up_proj = new Linear(cfg.hiddenSize, cfg.intermediateSize, { bias });
     this.down_proj = new Linear(cfg.intermediateSize, cfg.hiddenSize, { bias });
     this.act = activation(cfg.hiddenAct, 'text_config.hidden_act');
+    this.swiglu = cfg.hiddenAct === 'silu' || cfg.hiddenAct === 'swish';
   }
   forward(x: Tensor): Tensor {
-    return this.down_proj.forward(this.act(this.gate_proj.forward(x)).mul(this.up_proj.forward(x)));
+    const gate = this.gate_proj.forward(x), up = this.up_proj.forward(x);
+    // SiLU-gated MLPs (Llama, Qwen2) take the fused kernel; other activations the composition
+    return this.down_proj.forward(this.swiglu ? swiglu(gate, up) : this.act(gate).mul(up));
   }
 }
 
@@ -176,6 +187,15 @@ function hfAttentionMask(mask: Tensor | null, B: number, T: number, S: number): 
   }
   const v = mask.toList();
   if (v.every((m) => m !== 0)) return { causal: true, mask: null };
+  // When every query sees at least one real key (right padding, or left padding once past the pads), masking
+  // keys alone under the causal flag scores exactly what the full mask does, and fast kernels take it.
+  const firstReal = Array.from({ length: B }, (_, b) => { const j = v.slice(b * S, b * S + S).findIndex((m) => m !== 0); return j < 0 ? S : j; });
+  if (firstReal.every((j) => j <= S - T)) {
+    const keys = full([B, 1, 1, S], 0);
+    const kd = keys.storage as Float32Array;
+    v.forEach((m, i) => { if (m === 0) kd[i] = FLOAT32_MIN; });
+    return { causal: true, mask: keys };
+  }
   const add = full([B, 1, T, S], 0);
   const data = add.storage as Float32Array;
   for (let b = 0; b < B; b++) for (let t = 0; t < T; t++) {

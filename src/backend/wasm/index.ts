@@ -1,0 +1,263 @@
+// The `wasm` backend: float32 tensors live in one shared WebAssembly memory and the hot kernels run as
+// SIMD128 code on a worker pool (./runtime.ts). This file adapts those kernels to the engine's Kernels
+// interface: each override takes the fast path when the operands fit it (float32, contiguous or a GEMM
+// layout) and otherwise falls back to the reference loop, which reads the same memory.
+//
+// Memory: a tensor's block is freed when its storage array is garbage-collected (FinalizationRegistry).
+// Finalizers only run between event-loop turns, so long loops `await` each step (the trainer and the
+// generator do); when the heap has grown by a lot since the last collection, a GC is forced so the
+// finalizers are queued by the next turn.
+
+import { setFlagsFromString } from 'node:v8';
+import { runInNewContext } from 'node:vm';
+import type { AttentionArgs, Backend, BinaryOp, Kernels, UnaryOp, View } from '../backend.ts';
+import { referenceKernels } from '../reference/index.ts';
+import { walk2 } from '../reference/iter.ts';
+import { gemmLayout, gemmSpan, uniformBatchStride } from '../gemm-layout.ts';
+import { allocStorage, type DType, type FloatStorage, type StorageOf } from '../../tensor/dtype.ts';
+import { numel, type Shape } from '../../tensor/shape.ts';
+import { createWasmRuntime, type WasmRuntime } from './runtime.ts';
+import * as E from './elementwise.ts';
+import * as R from './rows.ts';
+import { sgemm, sgemmStridedBatched } from './gemm.ts';
+import { attentionBwd, attentionFwd } from './attention.ts';
+
+type F32 = Float32Array;
+const ref = referenceKernels;
+
+/** A way to force a full GC without a command-line flag (the flag is honoured once set). */
+function gcFunction(): (() => void) | null {
+  try {
+    setFlagsFromString('--expose-gc');
+    return runInNewContext('gc') as () => void;
+  } catch {
+    return null;
+  }
+}
+
+export function wasmKernels(rt: WasmRuntime): Partial<Kernels> {
+  const heap = rt.heap;
+  const isF32 = (x: unknown): x is F32 => x instanceof Float32Array;
+  const owned = (x: unknown): x is F32 => isF32(x) && heap.owns(x);
+
+  /** Runs f with every array in the heap: foreign ones are copied in (and outputs copied back). */
+  function staged<T>(inputs: (F32 | null)[], outputs: F32[], f: (ins: (F32 | null)[], outs: F32[]) => T): T {
+    const temps: number[] = [];
+    const stage = (a: F32, copy: boolean): F32 => {
+      if (heap.owns(a)) return a;
+      const b = heap.alloc(a.length);
+      temps.push(b.ptr);
+      if (copy) b.array.set(a);
+      return b.array;
+    };
+    try {
+      const ins = inputs.map((a) => (a ? stage(a, true) : null));
+      const outs = outputs.map((a) => stage(a, false));
+      const r = f(ins, outs);
+      outs.forEach((o, i) => { if (o !== outputs[i]) outputs[i]!.set(o); });
+      return r;
+    } finally {
+      for (const p of temps) heap.free(p);
+    }
+  }
+
+  const contiguous = (v: View): boolean => {
+    let s = 1;
+    for (let i = v.shape.length - 1; i >= 0; i--) {
+      if (v.shape[i] !== 1 && v.strides[i] !== s) return false;
+      s *= v.shape[i]!;
+    }
+    return true;
+  };
+  const flat = (v: View): F32 => (v.data as F32).subarray(v.offset, v.offset + numel(v.shape));
+
+  const wasmUnary: Record<string, E.UnaryOp> = { relu: 'relu', gelu: 'gelu', geluTanh: 'geluTanh', quickGelu: 'quickGelu', silu: 'silu', exp: 'exp' };
+  const wasmBinary: Record<string, E.BinaryOp> = { add: 'add', sub: 'sub', mul: 'mul', div: 'div' };
+
+  return {
+    unary(op: UnaryOp, x: View, out: FloatStorage) {
+      const w = wasmUnary[op];
+      if (!w || !isF32(x.data) || !isF32(out) || !contiguous(x)) return ref.unary(op, x, out);
+      const n = out.length;
+      staged([flat(x)], [out], ([xi], [o]) => E.unary(rt, w, n, xi!, o!));
+    },
+
+    binary(op: BinaryOp, a: View, b: View, shape: Shape, out: FloatStorage) {
+      const w = wasmBinary[op];
+      if (!w || !isF32(a.data) || !isF32(b.data) || !isF32(out)) return ref.binary(op, a, b, shape, out);
+      const n = out.length;
+      const aFull = contiguous({ ...a, shape });
+      if (aFull && contiguous({ ...b, shape })) {
+        return staged([flat({ ...a, shape }), flat({ ...b, shape })], [out], ([x, y], [o]) => E.binary(rt, w, n, x!, y!, o!));
+      }
+      // a full, b a vector along the last dim (bias add, norm scale): the row kernel
+      const cols = shape[shape.length - 1] ?? 1;
+      const bRow = b.strides.every((s, i) => (i === shape.length - 1 ? s === 1 || shape[i] === 1 : s === 0 || shape[i] === 1));
+      if (aFull && bRow && cols > 1) {
+        const v = (b.data as F32).subarray(b.offset, b.offset + cols);
+        return staged([flat({ ...a, shape }), v], [out], ([x, y], [o]) => E.binaryRow(rt, w, n / cols, cols, x!, y!, o!));
+      }
+      return ref.binary(op, a, b, shape, out);
+    },
+
+    reduce(op, x, axes, out) {
+      if (op !== 'sum' || !isF32(x.data) || !isF32(out) || !contiguous(x) || axes.length === 0) return ref.reduce(op, x, axes, out);
+      const nd = x.shape.length;
+      // leading axes (bias gradients) → column sums; trailing axes → row sums
+      const leading = axes.every((a, i) => a === i), trailing = axes.every((a, i) => a === nd - axes.length + i);
+      const inner = numel(x.shape.slice(axes.length)), outer = numel(x.shape.slice(0, nd - axes.length));
+      if (leading) return staged([flat(x)], [out], ([xi], [o]) => R.sumCols(rt, numel(x.shape) / inner, inner, xi!, o!));
+      if (trailing) return staged([flat(x)], [out], ([xi], [o]) => R.sumRows(rt, outer, numel(x.shape) / outer, xi!, o!));
+      return ref.reduce(op, x, axes, out);
+    },
+
+    matmul(a: View, b: View, batch: Shape, M: number, N: number, K: number, out: FloatStorage) {
+      if (!isF32(a.data) || !isF32(b.data) || !isF32(out)) return ref.matmul(a, b, batch, M, N, K, out);
+      const nb = batch.length;
+      const la = gemmLayout(a.strides, nb, M, K), lb = gemmLayout(b.strides, nb, K, N);
+      if (!la || !lb || M === 0 || N === 0) return ref.matmul(a, b, batch, M, N, K, out);
+      if (K === 0) { out.fill(0); return; }
+      const count = numel(batch);
+      const sa = uniformBatchStride(batch, a.strides, nb), sb = uniformBatchStride(batch, b.strides, nb);
+      const spanA = gemmSpan(la, M, K), spanB = gemmSpan(lb, K, N);
+      if (sa !== null && sb !== null) {
+        const A = a.data.subarray(a.offset, a.offset + (count - 1) * sa + spanA);
+        const B = b.data.subarray(b.offset, b.offset + (count - 1) * sb + spanB);
+        return staged([A, B], [out], ([x, y], [o]) =>
+          count === 1
+            ? sgemm(rt, la.trans, lb.trans, M, N, K, 1, x!, la.ld, y!, lb.ld, 0, o!, N)
+            : sgemmStridedBatched(rt, la.trans, lb.trans, M, N, K, 1, x!, la.ld, sa, y!, lb.ld, sb, 0, o!, N, M * N, count));
+      }
+      let o = 0;
+      walk2(batch, a.strides.slice(0, nb), a.offset, b.strides.slice(0, nb), b.offset, (_i, pa, pb) => {
+        const C = out.subarray(o, o + M * N);
+        staged([(a.data as F32).subarray(pa, pa + spanA), (b.data as F32).subarray(pb, pb + spanB)], [C], ([x, y], [c]) =>
+          sgemm(rt, la.trans, lb.trans, M, N, K, 1, x!, la.ld, y!, lb.ld, 0, c!, N));
+        o += M * N;
+      });
+    },
+
+    softmax(x, rows, cols, out) {
+      if (!isF32(x) || !isF32(out)) return ref.softmax(x, rows, cols, out);
+      staged([x], [out], ([xi], [o]) => R.softmax(rt, rows, cols, xi!, o!));
+    },
+    logSoftmax(x, rows, cols, out) {
+      if (!isF32(x) || !isF32(out)) return ref.logSoftmax(x, rows, cols, out);
+      staged([x], [out], ([xi], [o]) => R.logSoftmax(rt, rows, cols, xi!, o!));
+    },
+    softmaxBackward(y, gy, rows, cols, out) {
+      if (!isF32(y) || !isF32(gy) || !isF32(out)) return ref.softmaxBackward(y, gy, rows, cols, out);
+      staged([y, gy], [out], ([yi, g], [o]) => R.softmaxBwd(rt, rows, cols, yi!, g!, o!));
+    },
+
+    rmsNorm(x, w, a, out, rstd) {
+      if (!isF32(x) || !isF32(out) || !isF32(rstd) || (w && !isF32(w))) return ref.rmsNorm(x, w, a, out, rstd);
+      const weight = w ?? new Float32Array(a.cols).fill(1);
+      staged([x, weight as F32], [out, rstd], ([xi, wi], [o, r]) => R.rmsNorm(rt, a.rows, a.cols, xi!, wi!, a.eps, o!, r!));
+    },
+    rmsNormBackward(x, w, rstd, gy, a, dx, dw) {
+      if (!isF32(x) || !isF32(gy) || !isF32(dx) || !isF32(rstd) || (w && !isF32(w))) return ref.rmsNormBackward(x, w, rstd, gy, a, dx, dw);
+      const weight = w ?? new Float32Array(a.cols).fill(1);
+      const dwOut = (dw as F32 | null) ?? new Float32Array(a.cols);
+      staged([x, weight as F32, rstd as F32, gy], [dx, dwOut], ([xi, wi, r, g], [d, dwi]) =>
+        R.rmsNormBwd(rt, a.rows, a.cols, xi!, wi!, r!, g!, d!, dwi!));
+    },
+    layerNorm(x, w, b, a, out, mean, rstd) {
+      if (!isF32(x) || !isF32(out) || !isF32(mean) || !isF32(rstd)) return ref.layerNorm(x, w, b, a, out, mean, rstd);
+      const weight = (w as F32 | null) ?? new Float32Array(a.cols).fill(1), bias = (b as F32 | null) ?? new Float32Array(a.cols);
+      staged([x, weight, bias], [out, mean, rstd], ([xi, wi, bi], [o, m, r]) => R.layerNorm(rt, a.rows, a.cols, xi!, wi!, bi!, a.eps, o!, m!, r!));
+    },
+    layerNormBackward(x, w, mean, rstd, gy, a, dx, dw, db) {
+      if (!isF32(x) || !isF32(gy) || !isF32(dx) || !isF32(mean) || !isF32(rstd)) return ref.layerNormBackward(x, w, mean, rstd, gy, a, dx, dw, db);
+      const weight = (w as F32 | null) ?? new Float32Array(a.cols).fill(1);
+      const dwOut = (dw as F32 | null) ?? new Float32Array(a.cols), dbOut = (db as F32 | null) ?? new Float32Array(a.cols);
+      staged([x, weight, mean as F32, rstd as F32, gy], [dx, dwOut, dbOut], ([xi, wi, m, r, g], [d, dwi, dbi]) =>
+        R.layerNormBwd(rt, a.rows, a.cols, xi!, wi!, m!, r!, g!, d!, dwi!, dbi!));
+    },
+
+    attention(q, k, v, a, out, lse) {
+      const keyMask = attentionKeyMask(a);
+      if (!isF32(q) || !isF32(out) || a.layout !== 'bthd' || keyMask === undefined) return ref.attention(q, k, v, a, out, lse);
+      const s = { B: a.B, T: a.Tq, S: a.Tk, H: a.H, Hkv: a.Hkv, D: a.D, causal: a.causal, scale: a.scale };
+      staged([q, k as F32, v as F32], [out, lse as F32], ([qi, ki, vi], [o, l]) => attentionFwd(rt, s, qi!, ki!, vi!, o!, l!, stageMask(keyMask)));
+    },
+    attentionBackward(q, k, v, out, lse, gOut, a, dq, dk, dv) {
+      const keyMask = attentionKeyMask(a);
+      if (!isF32(q) || !isF32(dq) || a.layout !== 'bthd' || keyMask === undefined) return ref.attentionBackward(q, k, v, out, lse, gOut, a, dq, dk, dv);
+      const s = { B: a.B, T: a.Tq, S: a.Tk, H: a.H, Hkv: a.Hkv, D: a.D, causal: a.causal, scale: a.scale };
+      staged([q, k as F32, v as F32, out as F32, lse as F32, gOut as F32], [dq, dk as F32, dv as F32], ([qi, ki, vi, o, l, g], [a1, a2, a3]) =>
+        attentionBwd(rt, s, qi!, ki!, vi!, o!, l!, g!, a1!, a2!, a3!, stageMask(keyMask)));
+    },
+
+    swiglu(a, b, out) {
+      if (!isF32(a) || !isF32(b) || !isF32(out)) return ref.swiglu(a, b, out);
+      staged([a, b], [out], ([x, y], [o]) => E.swiglu(rt, out.length, x!, y!, o!));
+    },
+    swigluBackward(a, b, gy, da, db) {
+      if (!isF32(a) || !isF32(b) || !isF32(gy) || !isF32(da) || !isF32(db)) return ref.swigluBackward(a, b, gy, da, db);
+      staged([a, b, gy], [da, db], ([x, y, g], [dx, dy]) => E.swigluBwd(rt, gy.length, x!, y!, g!, dx!, dy!));
+    },
+
+    adamw(p, g, m, v, a) {
+      if (!owned(p) || !isF32(g) || !isF32(m) || !isF32(v)) return ref.adamw(p, g, m, v, a);
+      staged([g], [], ([gi]) => staged([m, v], [], ([mi, vi]) => {
+        E.adamw(rt, p.length, p, gi!, mi!, vi!, a);
+        if (mi !== m) m.set(mi!);
+        if (vi !== v) v.set(vi!);
+      }));
+    },
+  };
+
+  /** Key-padding masks as the wasm kernel takes them (i32 [B, Tk], 1 = attend); null = no mask; undefined = not expressible. */
+  function attentionKeyMask(a: AttentionArgs): Int32Array | null | undefined {
+    const m = a.mask;
+    if (!m) return null;
+    if (m.strides[1] !== 0 || m.strides[2] !== 0) return undefined;
+    const keys = new Int32Array(a.B * a.Tk);
+    for (let b = 0; b < a.B; b++) {
+      let firstSeen = a.Tk;
+      for (let j = 0; j < a.Tk; j++) {
+        const val = m.data[m.offset + b * m.strides[0]! + j * m.strides[3]!]!;
+        if (val === 0) { keys[b * a.Tk + j] = 1; firstSeen = Math.min(firstSeen, j); } else if (val > -1e30) return undefined;
+      }
+      // a query row whose visible keys are all masked follows the reference's rule (uniform or zero), not the kernel's
+      if (a.causal ? firstSeen > a.Tk - a.Tq : firstSeen === a.Tk) return undefined;
+    }
+    return keys;
+  }
+
+  function stageMask(keys: Int32Array | null): Int32Array | undefined {
+    if (!keys) return undefined;
+    const b = heap.alloc(keys.length);
+    const view = heap.i32(b.ptr, keys.length);
+    view.set(keys);
+    heap.freeWhenCollected(view, b.ptr);
+    return view;
+  }
+}
+
+export async function createWasmBackend(threads: number): Promise<Backend & { runtime: WasmRuntime }> {
+  const rt = await createWasmRuntime({ threads });
+  const gc = gcFunction();
+  let sinceCollect = 0;
+  const collectEvery = 256 * 1024 * 1024;
+  return {
+    name: 'wasm',
+    runtime: rt,
+    threads: rt.threads,
+    dtypes: ['float32'],
+    kernels: wasmKernels(rt),
+    alloc<D extends DType>(dtype: D, n: number): StorageOf[D] {
+      if (dtype !== 'float32') return allocStorage(dtype, n);
+      const block = rt.heap.alloc(n);
+      block.array.fill(0);
+      rt.heap.freeWhenCollected(block.array, block.ptr);
+      sinceCollect += 4 * n;
+      if (gc && sinceCollect > collectEvery) {
+        sinceCollect = 0;
+        gc(); // queues finalizers for unreachable blocks; they run at the next turn of the event loop
+      }
+      return block.array as StorageOf[D];
+    },
+  };
+}
