@@ -41,6 +41,7 @@ const registrations: [string, string][] = [
   ['./commands/train.ts', 'registerTrainCommands'],
   ['./commands/export.ts', 'registerExportCommands'],
   ['./commands/serve.ts', 'registerServeCommands'],
+  ['./commands/chat.ts', 'registerChatCommands'],
 ];
 for (const [file, fn] of registrations) {
   try {
