@@ -1,5 +1,8 @@
-// The chat engine behind the server: one loaded checkpoint, its tokenizer and chat template, turning an
-// OpenAI-shaped conversation into a streamed reply (generate.ts), tool calls (tool-calls.ts) and embeddings.
+// The chat engine behind the server and the chat CLI: one loaded checkpoint (a text decoder, tessera or LLaVA; the
+// model side is multimodal.ts), its tokenizer and chat template, turning an OpenAI-shaped conversation with
+// images and audio into a streamed reply (generate.ts, KV-cached), tool calls (tool-calls.ts) and embeddings.
+// Media parts are decoded here (images with sharp, audio natively as WAV or through ffmpeg) in order of
+// appearance, checked against the limits, and handed to the model's processor with the rendered prompt.
 // The template is the checkpoint's own (tokenizer_config.json `chat_template`, or chat_template.jinja), else
 // tessera's ChatML (src/data/tokenizer/chatml.ts). Embeddings are the mean of the decoder's final hidden
 // states over the text's tokens, L2-normalised (as sentence-transformers' mean pooling + Normalize).
@@ -8,21 +11,16 @@
 //
 // Shapes: T tokens, C hidden.
 
-import { existsSync, readFileSync } from 'node:fs';
-import { basename, join } from 'node:path';
-import { Tokenizer } from '../data/tokenizer/tokenizer.ts';
-import { chatmlTemplate } from '../data/tokenizer/chatml.ts';
+import { basename } from 'node:path';
+import type { Tokenizer } from '../data/tokenizer/tokenizer.ts';
 import { decodeImage } from '../models/vision/preprocess/decode.ts';
 import { loadAudio } from '../data/audio/load.ts';
-import { loadModel, readConfig } from '../models/registry.ts';
-import { CausalLM } from '../models/llm/decoder.ts';
-import { parseLlmConfig } from '../models/llm/config.ts';
-import { openCheckpoint } from '../io/checkpoint.ts';
 import { noGrad, tensor } from '../tensor/index.ts';
 import { renderChat, type ChatMessage } from './chat-template.ts';
 import { generateText } from './generate.ts';
 import { Sampler, type SamplingOptions } from './sampler.ts';
 import { ToolCallHoldback, type ToolCall } from './tool-calls.ts';
+import { openRunner, PromptMediaError, type ModelRunner, type PromptMedia } from './multimodal.ts';
 
 export type MediaPart =
   | { type: 'text'; text: string }
@@ -87,38 +85,15 @@ export interface EngineOptions {
   defaultMaxTokens?: number;
 }
 
-async function openCausalLm(dir: string): Promise<CausalLM> {
-  const config = readConfig(dir);
-  try {
-    const loaded = await loadModel(dir);
-    if (loaded.module instanceof CausalLM) return loaded.module;
-    throw new Error(`${dir}: model_type "${loaded.modelType}" is not a text decoder the chat engine can run yet`);
-  } catch (e) {
-    // The registry may not know llama/qwen2 yet; their weights map onto CausalLM by name, so load directly.
-    if (!/unknown model_type/.test((e as Error).message) || !['llama', 'qwen2'].includes(String(config.model_type))) throw e;
-  }
-  const model = new CausalLM(parseLlmConfig(config, join(dir, 'config.json')));
-  const ckpt = openCheckpoint(dir);
-  try {
-    model.loadStateDict(new Map(ckpt.keys().map((k) => [k, ckpt.read(k)])), { source: dir });
-  } finally {
-    ckpt.close();
-  }
-  return model;
-}
-
-function chatTemplateOf(dir: string, tok: Tokenizer): string {
-  if (tok.chatTemplate) return tok.chatTemplate;
-  const jinja = join(dir, 'chat_template.jinja');
-  return existsSync(jinja) ? readFileSync(jinja, 'utf8') : chatmlTemplate;
-}
-
-/** Loads a checkpoint folder (config.json, weights, tokenizer.json) as a ChatEngine. */
+/** Loads a checkpoint folder (text decoder, tessera or LLaVA: config.json, weights, tokenizer) as a ChatEngine. */
 export async function createEngine(modelDir: string, opts: EngineOptions = {}): Promise<ChatEngine> {
-  const model = await openCausalLm(modelDir);
-  const tokenizer = Tokenizer.fromFile(modelDir);
-  return new TesseraEngine(model, tokenizer, chatTemplateOf(modelDir, tokenizer), {
-    modelId: opts.modelId ?? basename(modelDir),
+  return engineFromRunner(await openRunner(modelDir), { ...opts, modelId: opts.modelId ?? basename(modelDir) });
+}
+
+/** A ChatEngine over a loaded model (multimodal.ts); tests build runners in memory. */
+export function engineFromRunner(runner: ModelRunner, opts: EngineOptions = {}): ChatEngine {
+  return new TesseraEngine(runner, {
+    modelId: opts.modelId ?? runner.kind,
     maxImagePixels: opts.maxImagePixels ?? 4096 * 4096,
     maxAudioSeconds: opts.maxAudioSeconds ?? 30,
     defaultMaxTokens: opts.defaultMaxTokens ?? 256,
@@ -128,20 +103,21 @@ export async function createEngine(modelDir: string, opts: EngineOptions = {}): 
 class TesseraEngine implements ChatEngine {
   readonly modelId: string;
   readonly limits: EngineLimits;
-  private readonly eosIds: number[];
+  private readonly tokenizer: Tokenizer;
 
-  constructor(private readonly model: CausalLM, private readonly tokenizer: Tokenizer, private readonly template: string,
-    private readonly opts: Required<EngineOptions>) {
+  constructor(private readonly runner: ModelRunner, private readonly opts: Required<EngineOptions>) {
     this.modelId = opts.modelId;
-    this.limits = Object.freeze({ maxImagePixels: opts.maxImagePixels, maxAudioSeconds: opts.maxAudioSeconds, contextLength: model.cfg.maxPositions });
-    const eos = new Set<number>();
-    if (tokenizer.specialIds.eos !== undefined) eos.add(tokenizer.specialIds.eos);
-    if (model.cfg.eosTokenId !== null) eos.add(model.cfg.eosTokenId);
-    this.eosIds = [...eos];
+    this.tokenizer = runner.tokenizer;
+    this.limits = Object.freeze({
+      maxImagePixels: opts.maxImagePixels,
+      maxAudioSeconds: Math.min(opts.maxAudioSeconds, runner.maxAudioSeconds),
+      contextLength: runner.contextLength,
+    });
   }
 
-  /** Decodes and checks every media part; the text decoder takes none, so any is refused after the checks. */
-  private async checkMedia(messages: readonly EngineMessage[]): Promise<void> {
+  /** Decodes and checks every media part, in order of appearance; media the model cannot take is refused after the checks. */
+  private async decodeMedia(messages: readonly EngineMessage[]): Promise<PromptMedia> {
+    const media: PromptMedia = { images: [], audios: [] };
     for (const [i, m] of messages.entries()) {
       if (!Array.isArray(m.content)) continue;
       for (const [j, part] of m.content.entries()) {
@@ -153,23 +129,29 @@ class TesseraEngine implements ChatEngine {
           } catch (e) {
             throw new ChatInputError(`${param}: ${(e as Error).message} (limit ${this.limits.maxImagePixels} pixels)`, param, 'invalid_image');
           }
-          throw new ChatInputError(`${param}: model ${this.modelId} takes no image input (${img.width}x${img.height} image given)`, param, 'unsupported_media');
+          if (!this.runner.accepts.image) {
+            throw new ChatInputError(`${param}: model ${this.modelId} takes no image input (${img.width}x${img.height} image given)`, param, 'unsupported_media');
+          }
+          media.images.push(img);
         }
         if (part.type === 'audio') {
           let audio;
           try {
-            audio = await loadAudio(part.data, 16000, { maxSeconds: this.limits.maxAudioSeconds });
+            audio = await loadAudio(part.data, 16000, { maxSeconds: this.limits.maxAudioSeconds + 1 });
           } catch (e) {
-            throw new ChatInputError(`${param}: ${(e as Error).message}`, param, 'invalid_audio');
+            throw new ChatInputError(`${param}: ${(e as Error).message}`, param, /limit/.test((e as Error).message) ? 'audio_too_long' : 'invalid_audio');
           }
           const seconds = audio.samples.length / audio.sampleRate;
+          if (audio.samples.length === 0) throw new ChatInputError(`${param}: the audio is empty`, param, 'invalid_audio');
           if (seconds > this.limits.maxAudioSeconds) {
-            throw new ChatInputError(`${param}: audio is ${seconds.toFixed(1)} s, over the limit of ${this.limits.maxAudioSeconds} s`, param, 'audio_too_long');
+            throw new ChatInputError(`${param}: audio is ${seconds.toFixed(2)} s, over the limit of ${this.limits.maxAudioSeconds} s`, param, 'audio_too_long');
           }
-          throw new ChatInputError(`${param}: model ${this.modelId} takes no audio input`, param, 'unsupported_media');
+          if (!this.runner.accepts.audio) throw new ChatInputError(`${param}: model ${this.modelId} takes no audio input`, param, 'unsupported_media');
+          media.audios.push(audio.samples);
         }
       }
     }
+    return media;
   }
 
   private render(req: ChatRequest, useTools: boolean): string {
@@ -184,7 +166,7 @@ class TesseraEngine implements ChatEngine {
       if (m.toolCallId) out.tool_call_id = m.toolCallId;
       return out;
     });
-    return renderChat(this.template, messages, {
+    return renderChat(this.runner.template, messages, {
       addGenerationPrompt: true,
       ...(tools && tools.length ? { tools: [...tools] } : {}),
       ...(this.tokenizer.bosToken ? { bosToken: this.tokenizer.bosToken } : {}),
@@ -194,7 +176,7 @@ class TesseraEngine implements ChatEngine {
 
   async chat(req: ChatRequest, onDelta: (text: string) => void, signal?: AbortSignal): Promise<ChatResult> {
     if (req.messages.length === 0) throw new ChatInputError('messages must not be empty', 'messages');
-    await this.checkMedia(req.messages);
+    const media = await this.decodeMedia(req.messages);
     const useTools = !!req.tools?.length && req.toolChoice !== 'none';
     let promptText: string;
     try {
@@ -202,7 +184,14 @@ class TesseraEngine implements ChatEngine {
     } catch (e) {
       throw new ChatInputError((e as Error).message, 'messages');
     }
-    const prompt = this.tokenizer.encode(promptText, { addSpecialTokens: false }).ids;
+    let prepared;
+    try {
+      prepared = await this.runner.prepare(promptText, media);
+    } catch (e) {
+      if (e instanceof PromptMediaError) throw new ChatInputError(e.message, 'messages', 'media_mismatch');
+      throw e;
+    }
+    const prompt = prepared.ids;
     const context = this.limits.contextLength;
     if (prompt.length >= context) {
       throw new ChatInputError(`the prompt is ${prompt.length} tokens; model ${this.modelId} has a context of ${context} tokens`, 'messages', 'context_length_exceeded');
@@ -215,8 +204,8 @@ class TesseraEngine implements ChatEngine {
       throw new ChatInputError((e as Error).message);
     }
     const holdback = useTools ? new ToolCallHoldback() : null;
-    const gen = generateText(this.model, this.tokenizer, {
-      prompt, sampler, maxTokens, eosIds: this.eosIds, stopStrings: req.stop ?? [], ...(signal ? { signal } : {}),
+    const gen = generateText(this.runner.step, this.tokenizer, {
+      prompt, sampler, maxTokens, eosIds: this.runner.eosIds, ...(prepared.embeds ? { promptEmbeds: prepared.embeds } : {}), stopStrings: req.stop ?? [], ...(signal ? { signal } : {}),
     });
     let r = await gen.next();
     while (!r.done) {
@@ -244,7 +233,7 @@ class TesseraEngine implements ChatEngine {
         throw new ChatInputError(`input[${i}] is ${ids.length} tokens; the context is ${this.limits.contextLength}`, 'input', 'context_length_exceeded');
       }
       promptTokens += ids.length;
-      const h = noGrad(() => this.model.model.forward({ inputIds: tensor(Int32Array.from(ids), { shape: [1, ids.length], dtype: 'int32' }) }).lastHiddenState);
+      const h = noGrad(() => this.runner.hidden(tensor(Int32Array.from(ids), { shape: [1, ids.length], dtype: 'int32' }))); // [1, T, C]
       const pooled = h.mean(1).reshape([-1]).toFloat32Array(); // [C]
       let norm = 0;
       for (const v of pooled) norm += v * v;

@@ -7,6 +7,7 @@ import type { AddressInfo } from 'node:net';
 import type { ChatEngine } from '../infer/engine.ts';
 import { createApp, type AppOptions } from './app.ts';
 import { WorkQueue } from './queue.ts';
+import { withWebApp } from './static.ts';
 
 export interface ServerOptions extends Omit<AppOptions, 'isDraining'> {
   engine: ChatEngine;
@@ -38,7 +39,7 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
   });
   const host = opts.host ?? '127.0.0.1';
   const { server, info } = await new Promise<{ server: ServerType; info: AddressInfo }>((resolve, reject) => {
-    const s = serve({ fetch: app.fetch, hostname: host, port: opts.port ?? 8080 }, (info) => resolve({ server: s, info }));
+    const s = serve({ fetch: withWebApp(app).fetch, hostname: host, port: opts.port ?? 8080 }, (info) => resolve({ server: s, info }));
     s.once('error', reject);
   });
   const shownHost = host.includes(':') ? `[${host}]` : host;
