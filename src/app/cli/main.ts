@@ -4,7 +4,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Command } from 'commander';
 import { repoRoot } from '../../util/paths.ts';
-import { describeBackend } from '../../backend/select.ts';
+import { describeBackend, initBackend } from '../../backend/select.ts';
 
 const pkg = JSON.parse(readFileSync(join(repoRoot, 'package.json'), 'utf8')) as { version: string };
 
@@ -53,5 +53,9 @@ for (const [file, fn] of registrations) {
     if ((e as NodeJS.ErrnoException).code !== 'ERR_MODULE_NOT_FOUND' || !String((e as Error).message).includes(file.slice(2))) throw e;
   }
 }
+
+// Compute commands run on the fastest backend available here (TESSERA_BACKEND forces one).
+const light = new Set(['info', 'tokenize', 'detokenize', 'help', '--help', '-h', '--version', '-V', 'data']);
+if (!light.has(process.argv[2] ?? 'help')) await initBackend();
 
 await program.parseAsync(process.argv);
