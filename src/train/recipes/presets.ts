@@ -1,0 +1,114 @@
+// The three recipes: `smoke` (CI: every stage for a few steps on tiny data and a tiny model), `quick` (every
+// stage of the demo model, sized to run in ≤ 10 minutes on 2 cores) and `demo` (the shipped models/tessera-demo,
+// ≤ 90 minutes on 2 cores). quick and demo share the model, so quick's measured seconds per step size demo.
+//
+// The stage sequence follows LLaVA-1.5 (align: projectors only at 1e-3 on captions; instruct: projectors + LLM on
+// everything, loss on answers) with a stage 0 in front — the LLM learns the task language from text, the towers
+// learn colors/shapes and tones/digits by attribute prediction (encoder-pretrain.ts) — and DPO behind (β 0.1,
+// the preference pairs weighted towards vqa-exist, whose rejected answers are hallucinated "yes"). Unlike LLaVA
+// the towers keep training (at a lower rate) in instruct: they start from a small pretraining, not from CLIP,
+// and the text of ocr/charts and the grounding boxes are learned nowhere else.
+
+import type { TaskName } from '../../data/synthetic/vocab.ts';
+import type { StageInput } from '../stages.ts';
+import { allTasks, perTask, taskMix, type Recipe, type RecipeModel } from './recipe.ts';
+
+/** The demo model: ≈ 5 M parameters (≈ 20 MB float32); 64 image tokens (128 px / patch 16), ≤ 75 audio tokens (3 s). */
+export const demoModel: RecipeModel = {
+  hidden: 192, layers: 4, heads: 6, kvHeads: 2, maxPositions: 512,
+  vision: { imageSize: 128, patchSize: 16, hidden: 128, layers: 4, heads: 4 },
+  audio: { melBins: 32, dModel: 128, layers: 3, heads: 4, seconds: 3 },
+  initStd: 0.02,
+};
+
+const tinyModel: RecipeModel = {
+  hidden: 32, layers: 1, heads: 2, kvHeads: 1, maxPositions: 512,
+  vision: { imageSize: 32, patchSize: 8, hidden: 16, layers: 1, heads: 2 },
+  audio: { melBins: 16, dModel: 16, layers: 1, heads: 2, seconds: 3 },
+  initStd: 0.02,
+};
+
+/** Step counts and batch sizes of one stage sequence; everything else is shared by quick and demo. */
+interface Schedule {
+  text: number; vision: number; audio: number; align: number; instruct: number; dpo: number;
+  batch: number; checkpointEvery: number;
+  /** lr of the LLM and projectors in instruct (the towers train at 0.3×). */
+  instructLr: number;
+}
+
+const alignTasks: Partial<Record<TaskName, number>> = { caption: 2, ocr: 1, 'asr-digits': 1, 'chart-value': 1, beeps: 1, pitch: 1 };
+// harder tasks (reading, counting, charts, boxes, tool calls) get more of the instruct mix
+const instructWeights = allTasks({ ocr: 2, 'vqa-count': 1.5, 'chart-value': 2, ground: 2, tool: 1.5, 'cross-count': 1.5, 'asr-digits': 1.5, 'audio-number': 1.5, beeps: 1.5 });
+
+function stages(s: Schedule): StageInput[] {
+  const common = { checkpointEvery: s.checkpointEvery, keepLast: 1, seed: 0 } as const;
+  return [
+    {
+      name: 'pretrain-text', kind: 'pretrain-text', trainable: ['llm'], lr: { llm: 3e-3 }, data: [{ path: 'text/train.jsonl', weight: 1 }],
+      steps: s.text, batchSize: 16, maxLength: 128, warmup: Math.ceil(s.text / 20), weightDecay: 0.01, ...common,
+    },
+    {
+      name: 'pretrain-vision', kind: 'pretrain-vision', trainable: ['vision'], lr: { vision: 2e-3 }, data: [{ path: 'train/shapes.jsonl', weight: 1 }],
+      steps: s.vision, batchSize: 32, warmup: Math.ceil(s.vision / 20), weightDecay: 0.01, ...common,
+    },
+    {
+      name: 'pretrain-audio', kind: 'pretrain-audio', trainable: ['audio'], lr: { audio: 2e-3 }, data: [{ path: 'train/sounds.jsonl', weight: 1 }],
+      steps: s.audio, batchSize: 16, warmup: Math.ceil(s.audio / 20), weightDecay: 0.01, ...common,
+    },
+    {
+      name: 'align', kind: 'align', trainable: ['visionProjector', 'audioProjector'], lr: { visionProjector: 1e-3, audioProjector: 1e-3 },
+      data: taskMix(alignTasks), steps: s.align, batchSize: s.batch, maxLength: 256, warmup: Math.ceil(s.align / 20), ...common,
+    },
+    {
+      name: 'instruct', kind: 'instruct', trainable: ['vision', 'audio', 'visionProjector', 'audioProjector', 'llm'],
+      lr: { vision: 0.3 * s.instructLr, audio: 0.3 * s.instructLr, visionProjector: s.instructLr, audioProjector: s.instructLr, llm: s.instructLr },
+      data: [...taskMix(instructWeights), { path: 'train/multiturn.jsonl', weight: 1 }],
+      steps: s.instruct, batchSize: s.batch, maxLength: 384, warmup: Math.ceil(s.instruct / 25), minLrRatio: 0.05, ...common,
+    },
+    {
+      name: 'dpo', kind: 'dpo', trainable: ['llm'], lr: { llm: 3e-5 },
+      data: taskMix(allTasks({ 'vqa-exist': 4, caption: 2 }), (t) => `train/prefs-${t}.jsonl`),
+      steps: s.dpo, batchSize: 8, maxLength: 384, warmup: Math.ceil(s.dpo / 10), dpo: { beta: 0.1, labelSmoothing: 0, reference: 'frozen-initial' }, ...common,
+    },
+  ];
+}
+
+export const recipes: Readonly<Record<string, Recipe>> = {
+  smoke: {
+    name: 'smoke', description: 'CI: every stage for a few steps on a tiny model and tiny data (≤ ~90 s)',
+    data: { train: perTask(3), heldout: 2, textLines: 60, multiturn: 4, prefsPerTask: 3, trainSeed: 1, heldoutSeed: 1001 },
+    tokenizer: { vocabSize: 400, minFrequency: 2 },
+    model: tinyModel,
+    stages: stages({ text: 2, vision: 2, audio: 2, align: 2, instruct: 3, dpo: 2, batch: 4, checkpointEvery: 2, instructLr: 1e-3 }).map((s) => ({ ...s, batchSize: 4 })),
+    eval: { perTask: 1, baseline: true, maxNewTokens: 12, compareStage: 'instruct' },
+    saveDtype: 'float32',
+  },
+  quick: {
+    name: 'quick', description: 'every stage of the demo model, ≤ 10 minutes on 2 cores',
+    data: { train: perTask(100), heldout: 10, textLines: 3000, multiturn: 60, prefsPerTask: 20, trainSeed: 1, heldoutSeed: 1001 },
+    tokenizer: { vocabSize: 1024, minFrequency: 2 },
+    model: demoModel,
+    stages: stages({ text: 40, vision: 15, audio: 10, align: 15, instruct: 320, dpo: 6, batch: 8, checkpointEvery: 40, instructLr: 2e-3 }),
+    eval: { perTask: 10, baseline: true, maxNewTokens: 32, compareStage: 'instruct' },
+    saveDtype: 'float32',
+  },
+  // Sized from quick's measured s/step on 2 cores (blas): data ≈ 6 min, text 800 × 0.75 s, vision 300 × 0.72 s,
+  // audio 200 × 0.86 s, align 200 × 0.66 s, instruct 2400 × 0.87 s, dpo 60 × 1.0 s, data encoding per stage
+  // ≈ 8 ms/record (≈ 8.5 min in all), eval ≈ 3 min: ≈ 73 min, leaving room under 90 for a busier machine.
+  demo: {
+    name: 'demo', description: 'the shipped models/tessera-demo, ≤ 90 minutes on 2 cores',
+    data: { train: perTask(1500, { tool: 1000, 'cross-count': 1200 }), heldout: 100, textLines: 30000, multiturn: 800, prefsPerTask: 300, trainSeed: 1, heldoutSeed: 1001 },
+    tokenizer: { vocabSize: 1024, minFrequency: 2 },
+    model: demoModel,
+    stages: stages({ text: 800, vision: 300, audio: 200, align: 200, instruct: 2400, dpo: 60, batch: 8, checkpointEvery: 50, instructLr: 1e-3 }),
+    eval: { perTask: 50, baseline: true, maxNewTokens: 32, compareStage: 'instruct' },
+    saveDtype: 'float32',
+  },
+};
+
+export function getRecipe(name: string): Recipe {
+  const r = recipes[name];
+  if (!r) throw new Error(`unknown recipe "${name}" (known: ${Object.keys(recipes).join(', ')})`);
+  return r;
+}
+

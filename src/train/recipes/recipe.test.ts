@@ -1,0 +1,73 @@
+// The `smoke` recipe end to end (data, tokenizer, every stage, final model, held-out eval), its output folder
+// loaded back and scored by the real `tessera eval` CLI; resume semantics; recipe checks; and the demo model's
+// size against the 30 MB budget of models/tessera-demo.
+
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { ALL_TASKS } from '../../data/synthetic/vocab.ts';
+import { initTessera, loadTessera } from '../../models/tessera/checkpoint.ts';
+import { tesseraConfigFromSizes } from '../../models/tessera/config.ts';
+import { repoRoot } from '../../util/paths.ts';
+import { demoModel, getRecipe, recipes } from './presets.ts';
+import { checkRecipe } from './recipe.ts';
+import type { RecipeEval } from './report.ts';
+import { runRecipe } from './run-recipe.ts';
+
+const cli = (...args: string[]) => spawnSync(process.execPath, [join(repoRoot, 'bin/tessera.mjs'), ...args], { cwd: repoRoot, encoding: 'utf8' });
+
+test('the smoke recipe runs every stage, saves a loadable model and scores it on held-out data', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'tessera-recipe-'));
+  try {
+    const out = join(dir, 'run');
+    const r = await runRecipe('smoke', out, { quiet: true, saveTo: join(dir, 'shipped') });
+    const progress = JSON.parse(readFileSync(join(out, 'progress.json'), 'utf8')) as { done: string[] };
+    assert.deepEqual(progress.done, ['data', 'model', ...getRecipe('smoke').stages.map((s) => `stage:${s.name}`), 'final', 'eval']);
+    for (const s of getRecipe('smoke').stages) assert.ok(existsSync(join(out, 'stages', s.name, 'metrics.jsonl')), `stage ${s.name} ran`);
+
+    const { model, processor } = loadTessera(r.modelDir);
+    assert.ok(model.vision && model.audio, 'the final model has both towers');
+    assert.equal(processor.imageSeqLength, 16);
+    const e = JSON.parse(readFileSync(join(out, 'eval.json'), 'utf8')) as RecipeEval;
+    assert.deepEqual(e.final.tasks.map((t) => t.task), [...ALL_TASKS], 'every task of the card is scored');
+    assert.ok(e.final.tasks.every((t) => t.count === 1 && t.baseline !== null));
+    assert.equal(e.compare?.stage, 'instruct');
+    assert.ok(e.timings.some((t) => t.stage === 'instruct' && t.steps === 3 && t.secondsPerStep > 0));
+    assert.match(readFileSync(join(out, 'report.md'), 'utf8'), /\| vqa-exist \| 1 \|/);
+    assert.ok(existsSync(join(dir, 'shipped/model.safetensors')) && existsSync(join(dir, 'shipped/eval.json')));
+
+    const ev = cli('eval', '--model', join(dir, 'shipped'), '--data', join(out, 'data/heldout/mixed.jsonl'), '--limit', '4', '--json');
+    assert.equal(ev.status, 0, ev.stderr);
+    const report = JSON.parse(ev.stdout) as { overall: { count: number } };
+    assert.equal(report.overall.count, 4);
+
+    await assert.rejects(runRecipe('smoke', out, { quiet: true }), /already holds a recipe run: pass --resume/);
+    const before = statSync(join(r.modelDir, 'model.safetensors')).mtimeMs;
+    const again = await runRecipe('smoke', out, { quiet: true, resume: true });
+    assert.equal(statSync(join(again.modelDir, 'model.safetensors')).mtimeMs, before, 'a finished run is not redone');
+    await assert.rejects(runRecipe('quick', out, { quiet: true, resume: true }), /holds a run of recipe "smoke", not "quick"/);
+  } finally { rmSync(dir, { recursive: true, force: true }); }
+});
+
+test('recipes are consistent and bad ones are named', () => {
+  for (const r of Object.values(recipes)) checkRecipe(r);
+  assert.throws(() => getRecipe('nope'), /unknown recipe "nope" \(known: smoke, quick, demo\)/);
+  const smoke = getRecipe('smoke');
+  assert.throws(() => checkRecipe({ ...smoke, eval: { ...smoke.eval, perTask: 99 } }), /eval.perTask 99 exceeds data.heldout/);
+  assert.throws(() => checkRecipe({ ...smoke, eval: { ...smoke.eval, compareStage: 'nope' } }), /compareStage "nope" is not one of the stages/);
+  assert.throws(() => checkRecipe({ ...smoke, stages: [...smoke.stages, smoke.stages[0]!] }), /two stages are named "pretrain-text"/);
+});
+
+test('the demo model fits the 30 MB budget with a 2k vocabulary', () => {
+  const m = demoModel;
+  const config = tesseraConfigFromSizes({ vocabSize: 2048, imageTokenId: 3, audioTokenId: 4, hidden: m.hidden, layers: m.layers, heads: m.heads,
+    kvHeads: m.kvHeads, maxPositions: m.maxPositions, vision: m.vision, audio: m.audio });
+  const model = initTessera(config, 0);
+  const params = [...model.namedParameters()].reduce((n, [, p]) => n + p.size, 0);
+  const bytes = getRecipe('demo').saveDtype === 'float16' ? 2 : 4;
+  assert.ok(params * bytes < 30e6, `${params} parameters × ${bytes} B = ${(params * bytes / 1e6).toFixed(1)} MB`);
+  assert.ok((m.vision.imageSize / m.vision.patchSize) ** 2 <= 64, 'at most 64 image tokens');
+});
