@@ -1,10 +1,15 @@
-// Memory-bound kernels of the wasm backend in GB/s (bytes read + written per call) against the machine's copy
-// bandwidth, measured two ways: Float32Array.prototype.set on large arrays and a wasm memory.copy.
-// Prints a table and one JSON line per measurement. Best-of timing (the machine is shared).
+// Memory-bound kernels of the wasm backend in GB/s against the machine's copy bandwidth at the same thread
+// count (Float32Array.prototype.set, one thread, and wasm memory.copy split across the pool). Bytes moved count
+// every input read, every output written and, for an output that is not also an input, the read-for-ownership
+// the cache does before writing it: a copy moves 3 arrays, an in-place update like AdamW's p, m, v none extra.
+// (Counting a copy as 2 arrays made in-place AdamW read "152% of copy".)
+// Prints a table and one JSON line per measurement. Best-of timing (the machine is shared). Also times one
+// attention forward/backward call at the training anchor's shape (B 16, H 4, T 128, D 64, causal) per layout.
 // Usage: node --import tsx bench/ops.ts [--threads 1,2] [--n 16777216]
-import { createWasmRuntime, type WasmRuntime } from '../src/backend/wasm/runtime.ts';
-import { adamw, binary, unary } from '../src/backend/wasm/elementwise.ts';
-import { layerNorm, rmsNorm, softmax } from '../src/backend/wasm/rows.ts';
+import { createWasmRuntime, splitRange, type WasmRuntime } from '../src/backend/wasm/runtime.ts';
+import { adamw, binary, swiglu, swigluBwd, unary } from '../src/backend/wasm/elementwise.ts';
+import { layerNorm, rmsNorm, rmsNormBwd, softmax } from '../src/backend/wasm/rows.ts';
+import { attentionBwd, attentionFwd } from '../src/backend/wasm/attention.ts';
 
 function arg(name: string, fallback: string): number[] {
   const i = process.argv.indexOf(`--${name}`);
@@ -36,32 +41,58 @@ function report(threads: number, op: string, bytes: number, seconds: number, cop
 
 function run(rt: WasmRuntime, threads: number): void {
   const h = rt.heap;
-  const [a, b, c, d] = [h.alloc(n), h.alloc(n), h.alloc(n), h.alloc(n)];
+  const [a, b, c, d, e] = [h.alloc(n), h.alloc(n), h.alloc(n), h.alloc(n), h.alloc(n)];
   for (const x of [a, b, c, d]) for (let i = 0; i < n; i++) x.array[i] = Math.sin(i) * 0.5;
   const w = h.alloc(cols), bias = h.alloc(cols), mean = h.alloc(rows), rstd = h.alloc(rows);
   w.array.fill(1); bias.array.fill(0);
   const f = 4 * n;
-  const setCopy = (2 * f) / bestSeconds(() => b.array.set(a.array)) / 1e9;
-  const wasmCopy = (2 * f) / bestSeconds(() => rt.fn.copyBytes!(b.ptr, a.ptr, f)) / 1e9;
+  const setCopy = (3 * f) / bestSeconds(() => b.array.set(a.array)) / 1e9;
+  const copyJobs = splitRange(rt, n, 16, 4 * n).map(([s, e]) => [b.ptr + 4 * s, a.ptr + 4 * s, 4 * (e - s)]);
+  const wasmCopy = (3 * f) / bestSeconds(() => rt.pool.run('copyBytes', copyJobs)) / 1e9;
   const copy = Math.max(setCopy, wasmCopy);
   console.log(JSON.stringify({ bench: 'ops', impl: 'typedarray-set', threads: 1, op: 'copy', n, gbps: +setCopy.toFixed(2) }));
-  console.log(JSON.stringify({ bench: 'ops', impl: 'wasm-memory.copy', threads: 1, op: 'copy', n, gbps: +wasmCopy.toFixed(2) }));
-  rows_.push(`copy (set)       ${setCopy.toFixed(1).padStart(17)} GB/s`, `copy (memory.copy) ${wasmCopy.toFixed(1).padStart(15)} GB/s`);
-  report(threads, 'add', 3 * f, bestSeconds(() => binary(rt, 'add', n, a.array, b.array, c.array)), copy);
-  report(threads, 'gelu', 2 * f, bestSeconds(() => unary(rt, 'gelu', n, a.array, c.array)), copy);
-  report(threads, 'rmsnorm', 2 * f, bestSeconds(() => rmsNorm(rt, rows, cols, a.array, w.array, 1e-5, c.array, rstd.array)), copy);
-  report(threads, 'layernorm', 2 * f, bestSeconds(() => layerNorm(rt, rows, cols, a.array, w.array, bias.array, 1e-5, c.array, mean.array, rstd.array)), copy);
-  report(threads, 'softmax', 2 * f, bestSeconds(() => softmax(rt, rows, cols, a.array, c.array)), copy);
-  // AdamW reads p, g, m, v and writes p, m, v: 7 floats per parameter
+  console.log(JSON.stringify({ bench: 'ops', impl: 'wasm-memory.copy', threads, op: 'copy', n, gbps: +wasmCopy.toFixed(2) }));
+  rows_.push(`copy (set, 1 thread)  ${setCopy.toFixed(1).padStart(12)} GB/s`, `copy (memory.copy) threads=${threads} ${wasmCopy.toFixed(1).padStart(6)} GB/s`);
+  report(threads, 'add', 4 * f, bestSeconds(() => binary(rt, 'add', n, a.array, b.array, c.array)), copy);
+  report(threads, 'gelu', 3 * f, bestSeconds(() => unary(rt, 'gelu', n, a.array, c.array)), copy);
+  report(threads, 'rmsnorm', 3 * f, bestSeconds(() => rmsNorm(rt, rows, cols, a.array, w.array, 1e-5, c.array, rstd.array)), copy);
+  report(threads, 'layernorm', 3 * f, bestSeconds(() => layerNorm(rt, rows, cols, a.array, w.array, bias.array, 1e-5, c.array, mean.array, rstd.array)), copy);
+  report(threads, 'softmax', 3 * f, bestSeconds(() => softmax(rt, rows, cols, a.array, c.array)), copy);
+  report(threads, 'rmsnorm bwd', 4 * f, bestSeconds(() => rmsNormBwd(rt, rows, cols, a.array, w.array, rstd.array, b.array, c.array, bias.array)), copy);
+  report(threads, 'swiglu', 4 * f, bestSeconds(() => swiglu(rt, n, a.array, b.array, c.array)), copy);
+  report(threads, 'swiglu bwd', 7 * f, bestSeconds(() => swigluBwd(rt, n, a.array, b.array, c.array, d.array, e.array)), copy);
+  // AdamW reads p, g, m, v and writes p, m, v in place: 7 floats per parameter. v must start non-negative (it is a
+  // running mean of g²): negative v made √v NaN, and NaN/denormal parameters are not the state a step sees.
+  for (let i = 0; i < n; i++) { d.array[i] = 1e-4 * Math.abs(d.array[i]!); a.array[i] = Math.sin(i) * 0.5; }
   let step = 0;
   report(threads, 'adamw', 7 * f, bestSeconds(() => adamw(rt, n, a.array, b.array, c.array, d.array,
     { lr: 1e-4, beta1: 0.9, beta2: 0.999, eps: 1e-8, weightDecay: 0.01, step: ++step })), copy);
-  for (const x of [a, b, c, d, w, bias, mean, rstd]) h.free(x.ptr);
+  for (const x of [a, b, c, d, e, w, bias, mean, rstd]) h.free(x.ptr);
+}
+
+function attention(rt: WasmRuntime, threads: number): void {
+  const sh = { B: 16, T: 128, S: 128, H: 4, Hkv: 4, D: 64, causal: true };
+  const m = sh.B * sh.T * sh.H * sh.D;
+  const [q, k, v, g, o, dq, dk, dv] = Array.from({ length: 8 }, () => {
+    const x = rt.heap.alloc(m);
+    for (let i = 0; i < m; i++) x.array[i] = Math.sin(i * 1.3);
+    return x;
+  });
+  const lse = rt.heap.alloc(sh.B * sh.H * sh.T);
+  for (const layout of ['bthd', 'bhtd'] as const) {
+    const s = { ...sh, layout };
+    const fwd = bestSeconds(() => attentionFwd(rt, s, q!.array, k!.array, v!.array, o!.array, lse.array), 0.5);
+    const bwd = bestSeconds(() => attentionBwd(rt, s, q!.array, k!.array, v!.array, o!.array, lse.array, g!.array, dq!.array, dk!.array, dv!.array), 0.5);
+    console.log(JSON.stringify({ bench: 'attention', impl: 'tessera-wasm', threads, layout, ...sh, fwd_ms: +(fwd * 1e3).toFixed(2), bwd_ms: +(bwd * 1e3).toFixed(2) }));
+    rows_.push(`attention ${layout} threads=${threads}  fwd ${(fwd * 1e3).toFixed(1).padStart(6)} ms  bwd ${(bwd * 1e3).toFixed(1).padStart(6)} ms`);
+  }
+  for (const x of [q, k, v, g, o, dq, dk, dv, lse]) rt.heap.free(x!.ptr);
 }
 
 for (const threads of arg('threads', '1,2')) {
   const rt = await createWasmRuntime({ threads });
   run(rt, threads);
+  attention(rt, threads);
   await rt.close();
 }
 console.log(`\n${rows_.join('\n')}`);

@@ -118,6 +118,11 @@ export interface Backend {
   readonly name: string;
   /** Zero-filled storage for a new tensor (a wasm backend hands out views into its shared memory). */
   alloc<D extends DType>(dtype: D, n: number): StorageOf[D];
+  /**
+   * Storage whose contents are unspecified, for outputs a kernel overwrites entirely (most op outputs), so
+   * the backend can skip zero-filling memory it recycles. Absent: `alloc` is used.
+   */
+  allocUninit?<D extends DType>(dtype: D, n: number): StorageOf[D];
   readonly kernels: Partial<Kernels>;
   /** Number of threads the backend computes with. */
   readonly threads: number;

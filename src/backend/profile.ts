@@ -1,9 +1,12 @@
 // Where the time goes: with TESSERA_PROFILE=1 every kernel call is timed by name (forward and backward
 // kernels are separate names); `profileReport()` prints a table. Work done outside kernels (movement ops,
-// embedding, the autograd walk) shows up as the difference from the wall time.
+// embedding, the autograd walk) shows up as the difference from the wall time; the part of it spent getting
+// storage from the backend (zero-filled or not) is timed too and listed under that line.
 
 const enabled = process.env.TESSERA_PROFILE === '1';
 const totals = new Map<string, { ms: number; calls: number }>();
+/** Timed work that is not a kernel (shown as part of the outside-kernels time, not added to the kernel time). */
+const outside = new Set<string>();
 
 export function profilingEnabled(): boolean {
   return enabled;
@@ -24,6 +27,13 @@ export function profiled<F extends (...args: never[]) => unknown>(name: string, 
   }) as F;
 }
 
+/** Like profiled, for work outside kernels (allocation): reported below the outside-kernels line. */
+export function profiledOutside<F extends (...args: never[]) => unknown>(name: string, f: F): F {
+  if (!enabled) return f;
+  outside.add(name);
+  return profiled(name, f);
+}
+
 export function resetProfile(): void {
   totals.clear();
 }
@@ -31,11 +41,13 @@ export function resetProfile(): void {
 /** A table of kernel times, largest first, against `wallMs` of the measured region. */
 export function profileReport(wallMs: number): string {
   const rows = [...totals.entries()].sort((a, b) => b[1].ms - a[1].ms);
-  const inKernels = rows.reduce((s, [, v]) => s + v.ms, 0);
+  const kernels = rows.filter(([name]) => !outside.has(name)), rest = rows.filter(([name]) => outside.has(name));
+  const inKernels = kernels.reduce((s, [, v]) => s + v.ms, 0);
+  const line = (name: string, ms: number, calls?: number) =>
+    `${name.padEnd(24)} ${ms.toFixed(1).padStart(8)} ${((100 * ms) / wallMs).toFixed(1).padStart(6)}${calls === undefined ? '' : String(calls).padStart(8)}`;
   const lines = ['kernel                      ms      %   calls'];
-  for (const [name, v] of rows) {
-    lines.push(`${name.padEnd(24)} ${v.ms.toFixed(1).padStart(8)} ${((100 * v.ms) / wallMs).toFixed(1).padStart(6)} ${String(v.calls).padStart(7)}`);
-  }
-  lines.push(`${'(outside kernels)'.padEnd(24)} ${(wallMs - inKernels).toFixed(1).padStart(8)} ${((100 * (wallMs - inKernels)) / wallMs).toFixed(1).padStart(6)}`);
+  for (const [name, v] of kernels) lines.push(line(name, v.ms, v.calls));
+  lines.push(line('(outside kernels)', wallMs - inKernels));
+  for (const [name, v] of rest) lines.push(line(`  ${name}`, v.ms, v.calls));
   return lines.join('\n');
 }

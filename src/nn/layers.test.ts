@@ -30,6 +30,20 @@ test('Linear: y = x·Wᵀ + b with W [out, in]', () => {
   assert.deepEqual([...nb.namedParameters()].map(([n]) => n), ['weight']);
 });
 
+test('Linear backward: dW = gᵀ·x laid out like W (contiguous, no copy for the optimiser), dx = g·W, db = Σ g', () => {
+  const l = new Linear(2, 3);
+  set(l.weight, [1, 2, 3, 4, 5, 6]);
+  set(l.bias, [0, 0, 0]);
+  const x = tensor([[[1, -1], [2, 0]]]).requireGrad(); // [1, 2, 2]: leading dims are flattened
+  const g = tensor([[[1, 0, 2], [-1, 3, 1]]]);
+  l.forward(x).mul(g).sum().backward();
+  const dw = l.weight.grad!;
+  assert.ok(dw.isContiguous, `weight grad strides [${dw.strides.join(', ')}]`);
+  close(dw.toList(), [1 - 2, -1, 6, 0, 2 + 2, -2]);
+  close(x.grad!.toList(), [1 + 10, 2 + 12, -1 + 9 + 5, -2 + 12 + 6]);
+  close(l.bias!.grad!.toList(), [0, 3, 3]);
+});
+
 test('LayerNorm: (x − mean)/sqrt(var + eps)·w + b over the last dim, biased variance', () => {
   const ln = new LayerNorm(4);
   set(ln.weight, [1, 2, 1, 1]);

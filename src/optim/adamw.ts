@@ -7,10 +7,10 @@
 //   const opt = new AdamW(model.namedParameters(), { lr: 3e-3, weightDecay: 0.01 });
 //   loss.backward(); opt.step(); opt.zeroGrad();
 
-import { kernel } from '../backend/registry.ts';
+import { getBackend, kernel } from '../backend/registry.ts';
 import type { FloatStorage } from '../tensor/dtype.ts';
 import { shapeStr } from '../tensor/shape.ts';
-import { cast, type Tensor } from '../tensor/index.ts';
+import { cast, contiguous, type Tensor } from '../tensor/index.ts';
 
 export interface AdamWOptions {
   /** Learning rate (default 1e-3). */
@@ -210,8 +210,9 @@ function checkHyper(g: Pick<ParamGroup, 'lr' | 'betas' | 'eps' | 'weightDecay'>,
   if (bad) throw new Error(`AdamW: group ${gi} has invalid ${bad}`);
 }
 
+/** Zeroed moments on the active backend, beside the parameters (a wasm backend's kernel then reads them in place). */
 function newLike(p: Tensor): FloatStorage {
-  return p.dtype === 'float64' ? new Float64Array(p.size) : new Float32Array(p.size);
+  return getBackend().alloc(p.dtype === 'float64' ? 'float64' : 'float32', p.size);
 }
 
 /** The parameter's own elements (a view, so the kernel writes the parameter in place). */
@@ -224,7 +225,7 @@ function gradData(name: string, p: Tensor, g: Tensor): FloatStorage {
   if (g.size !== p.size || g.ndim !== p.ndim || g.shape.some((d, i) => d !== p.shape[i])) {
     throw new Error(`AdamW: gradient of ${name} has shape ${shapeStr(g.shape)}, parameter has ${shapeStr(p.shape)}`);
   }
-  const same = g.dtype === p.dtype ? g : cast(g, p.dtype);
-  if (same.isContiguous) return (same.storage as FloatStorage).subarray(same.offset, same.offset + same.size);
-  return same.toArray() as FloatStorage;
+  // a gradient that arrives as a strided view is copied on the backend (its storage), not into a plain array
+  const same = contiguous(g.dtype === p.dtype ? g : cast(g, p.dtype));
+  return (same.storage as FloatStorage).subarray(same.offset, same.offset + same.size);
 }

@@ -4,6 +4,7 @@
 
 import type { DType, Storage, StorageOf } from './dtype.ts';
 import { allocStorage, toFloat32 } from './dtype.ts';
+import { copy } from '../backend/reference/elementwise.ts';
 import { checkShape, contiguousStrides, numel, shapeStr, type Shape } from './shape.ts';
 
 /** The record an op leaves on its output: how to turn the output's gradient into its inputs' gradients. */
@@ -74,10 +75,7 @@ export class Tensor {
     const n = this.size;
     if (this.isContiguous) return this.storage.slice(this.offset, this.offset + n) as Storage;
     const out = allocStorage(this.dtype, n);
-    let i = 0;
-    forEachIndex(this.shape, this.strides, this.offset, (p) => {
-      (out as Float32Array)[i++] = (this.storage as Float32Array)[p]!;
-    });
+    copy({ data: this.storage, shape: this.shape, strides: this.strides, offset: this.offset }, out);
     return out;
   }
 

@@ -102,6 +102,7 @@ export function blasBackend(base: Backend, threads: number): Backend {
   return {
     name: 'blas',
     alloc: base.alloc,
+    ...(base.allocUninit ? { allocUninit: base.allocUninit } : {}),
     kernels: { ...base.kernels, matmul: blasMatmul(blas, baseMatmul ?? fallbackMatmul) },
     threads,
     dtypes: ['float32'],

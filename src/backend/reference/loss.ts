@@ -17,14 +17,15 @@ export const crossEntropy: Kernels['crossEntropy'] = (logits, targets, rows, col
 };
 
 export const crossEntropyBackward: Kernels['crossEntropyBackward'] = (logits, targets, rows, cols, ignoreIndex, scale, dlogits) => {
+  const e = new Float64Array(cols); // each exp once, kept in double so the quotient rounds as before
   for (let r = 0; r < rows; r++) {
     const t = targets[r]!, o = r * cols;
     if (t === ignoreIndex) { dlogits.fill(0, o, o + cols); continue; }
     let max = -Infinity;
     for (let j = 0; j < cols; j++) if (logits[o + j]! > max) max = logits[o + j]!;
     let sum = 0;
-    for (let j = 0; j < cols; j++) sum += Math.exp(logits[o + j]! - max);
-    for (let j = 0; j < cols; j++) dlogits[o + j] = (scale * Math.exp(logits[o + j]! - max)) / sum;
+    for (let j = 0; j < cols; j++) { const v = Math.exp(logits[o + j]! - max); e[j] = v; sum += v; }
+    for (let j = 0; j < cols; j++) dlogits[o + j] = (scale * e[j]!) / sum;
     dlogits[o + t] = dlogits[o + t]! - scale;
   }
 };

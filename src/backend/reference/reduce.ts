@@ -4,16 +4,19 @@ import type { Kernels, ReduceOp, View } from '../backend.ts';
 import type { FloatStorage } from '../../tensor/dtype.ts';
 import type { Shape } from '../../tensor/shape.ts';
 import { contiguousStrides } from '../../tensor/shape.ts';
-import { walk2 } from './iter.ts';
+import { rows2, walk2 } from './iter.ts';
 
 export const reduce: Kernels['reduce'] = (op: ReduceOp, x: View, axes: readonly number[], out: FloatStorage) => {
   const outShape = x.shape.map((d, i) => (axes.includes(i) ? 1 : d));
   const os = contiguousStrides(outShape).map((s, i) => (axes.includes(i) ? 0 : s));
   out.fill(op === 'sum' ? 0 : op === 'max' ? -Infinity : Infinity);
   const src = x.data;
-  if (op === 'sum') walk2(x.shape, x.strides, x.offset, os, 0, (_i, p, q) => { out[q] = out[q]! + src[p]!; });
-  else if (op === 'max') walk2(x.shape, x.strides, x.offset, os, 0, (_i, p, q) => { if (!(src[p]! <= out[q]!)) out[q] = src[p]!; });
-  else walk2(x.shape, x.strides, x.offset, os, 0, (_i, p, q) => { if (!(src[p]! >= out[q]!)) out[q] = src[p]!; });
+  rows2(x.shape, x.strides, x.offset, os, 0, (_i, p, q, n, dp, dq) => {
+    // the same element order as a plain walk, so sums round identically
+    if (op === 'sum') for (let j = 0; j < n; j++) out[q + j * dq] = out[q + j * dq]! + src[p + j * dp]!;
+    else if (op === 'max') for (let j = 0; j < n; j++) { const v = src[p + j * dp]!; if (!(v <= out[q + j * dq]!)) out[q + j * dq] = v; }
+    else for (let j = 0; j < n; j++) { const v = src[p + j * dp]!; if (!(v >= out[q + j * dq]!)) out[q + j * dq] = v; }
+  });
 };
 
 export const matmul: Kernels['matmul'] = (a: View, b: View, batch: Shape, M: number, N: number, K: number, out: FloatStorage) => {

@@ -90,3 +90,37 @@ for (const threads of [1, 2]) {
     }
   });
 }
+
+// [B, T, heads, D] → [B, heads, T, D]
+function toBhtd(rt: WasmRuntime, x: Float32Array, B: number, T: number, heads: number, D: number): Float32Array {
+  const y = rt.heap.alloc(x.length).array;
+  for (let b = 0; b < B; b++) for (let t = 0; t < T; t++) for (let h = 0; h < heads; h++) {
+    for (let d = 0; d < D; d++) y[((b * heads + h) * T + t) * D + d] = x[((b * T + t) * heads + h) * D + d]!;
+  }
+  return y;
+}
+
+test('the bhtd layout gives the bthd results, transposed (GQA, causal decode, odd D)', async () => {
+  const rt = await createWasmRuntime({ threads: 2 });
+  try {
+    const sh: AttentionShape = { B: 2, T: 13, S: 21, H: 4, Hkv: 2, D: 5, causal: true };
+    const nq = sh.B * sh.T * sh.H * sh.D, nk = sh.B * sh.S * sh.Hkv * sh.D;
+    const q = rand(rt, nq, 5), k = rand(rt, nk, 6), v = rand(rt, nk, 7), dout = rand(rt, nq, 8);
+    const grads = (layout: 'bthd' | 'bhtd', xs: Float32Array[]): Float32Array[] => {
+      const [qi, ki, vi, gi] = xs as [Float32Array, Float32Array, Float32Array, Float32Array];
+      const out = rt.heap.alloc(nq).array, lse = rt.heap.alloc(sh.B * sh.H * sh.T).array;
+      const dq = rt.heap.alloc(nq).array, dk = rt.heap.alloc(nk).array, dv = rt.heap.alloc(nk).array;
+      attentionFwd(rt, { ...sh, layout }, qi, ki, vi, out, lse);
+      attentionBwd(rt, { ...sh, layout }, qi, ki, vi, out, lse, gi, dq, dk, dv);
+      return [out, lse, dq, dk, dv];
+    };
+    const a = grads('bthd', [q, k, v, dout]);
+    const b = grads('bhtd', [toBhtd(rt, q, sh.B, sh.T, sh.H, sh.D), toBhtd(rt, k, sh.B, sh.S, sh.Hkv, sh.D),
+      toBhtd(rt, v, sh.B, sh.S, sh.Hkv, sh.D), toBhtd(rt, dout, sh.B, sh.T, sh.H, sh.D)]);
+    const want = [toBhtd(rt, a[0]!, sh.B, sh.T, sh.H, sh.D), a[1]!, toBhtd(rt, a[2]!, sh.B, sh.T, sh.H, sh.D),
+      toBhtd(rt, a[3]!, sh.B, sh.S, sh.Hkv, sh.D), toBhtd(rt, a[4]!, sh.B, sh.S, sh.Hkv, sh.D)];
+    want.forEach((w, i) => near(b[i]!, [...w], 1e-6, `bhtd output ${i}`));
+  } finally {
+    await rt.close();
+  }
+});

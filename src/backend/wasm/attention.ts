@@ -1,7 +1,9 @@
-// Fused causal attention on the wasm backend (assembly/attention.ts): FlashAttention-style forward that saves
-// logsumexp, and the matching backward. Shapes (B batch, T queries, S keys, H query heads, Hkv kv heads, D head
-// dim): q, out, dout, dq [B, T, H, D]; k, v, dk, dv [B, S, Hkv, D]; lse [B, H, T]; keyMask i32 [B, S]
-// (nonzero = attend, for padding). Causal masking aligns the T queries with the last T keys (KV-cache decode).
+// Fused attention on the wasm backend (assembly/attention.ts): a blocked forward that saves logsumexp and the
+// matching FlashAttention-2-style backward, both as register-tiled SIMD GEMMs per (batch, kv head) unit.
+// Shapes (B batch, T queries, S keys, H query heads, Hkv kv heads, D head dim), layout 'bthd' (default):
+// q, out, dout, dq [B, T, H, D]; k, v, dk, dv [B, S, Hkv, D]; layout 'bhtd': [B, H, T, D] and [B, Hkv, S, D].
+// lse [B, H, T]; keyMask i32 [B, S] (nonzero = attend, for padding). Causal masking aligns the T queries with
+// the last T keys (KV-cache decode).
 import { ptrOf, splitRange, type WasmRuntime } from './runtime.ts';
 
 type F32 = Float32Array;
@@ -14,6 +16,8 @@ export interface AttentionShape {
   Hkv: number;
   D: number;
   causal: boolean;
+  /** default 'bthd' */
+  layout?: 'bthd' | 'bhtd';
   /** default 1/√D */
   scale?: number;
 }
@@ -24,8 +28,26 @@ function check(s: AttentionShape): void {
   }
   if (s.H % s.Hkv !== 0) throw new Error(`attention: H=${s.H} is not a multiple of Hkv=${s.Hkv}`);
   if (s.causal && s.T > s.S) throw new Error(`attention: causal needs T <= S, got T=${s.T}, S=${s.S}`);
-  if (s.D * 4 + 256 > 64 * 1024) throw new Error(`attention: D=${s.D} too large for the scratch`);
 }
+
+// Per-worker scratch (packed K, V and their transposes, query-block tiles), grown on demand and kept per runtime.
+const scratches = new WeakMap<WasmRuntime, { bytes: number; ptrs: number[] }>();
+function scratchFor(rt: WasmRuntime, s: AttentionShape): number[] {
+  const bytes = rt.fn.attnScratchBytes!(s.S, s.D);
+  let sc = scratches.get(rt);
+  if (!sc || sc.bytes < bytes) {
+    if (sc) for (const p of sc.ptrs) rt.heap.free(p);
+    sc = { bytes, ptrs: Array.from({ length: rt.threads }, () => rt.heap.allocBytes(bytes)) };
+    scratches.set(rt, sc);
+  }
+  return sc.ptrs;
+}
+
+function units(rt: WasmRuntime, s: AttentionShape, flopsPerScore: number): Array<[number, number]> {
+  return splitRange(rt, s.B * s.Hkv, 1, flopsPerScore * s.B * s.H * s.T * s.S * s.D);
+}
+
+const layoutCode = (s: AttentionShape): number => (s.layout === 'bhtd' ? 0 : 1);
 
 function maskPtr(rt: WasmRuntime, kernel: string, s: AttentionShape, keyMask: Int32Array | undefined): number {
   return keyMask === undefined ? 0 : ptrOf(rt, kernel, 'keyMask', keyMask, s.B * s.S);
@@ -35,13 +57,11 @@ function maskPtr(rt: WasmRuntime, kernel: string, s: AttentionShape, keyMask: In
 export function attentionFwd(rt: WasmRuntime, s: AttentionShape, q: F32, k: F32, v: F32, out: F32, lse: F32, keyMask?: Int32Array): void {
   check(s);
   const kn = 'attentionFwd', nq = s.B * s.T * s.H * s.D, nk = s.B * s.S * s.Hkv * s.D;
-  const args = [s.B, s.T, s.S, s.H, s.Hkv, s.D, s.scale ?? 1 / Math.sqrt(s.D), s.causal ? 1 : 0,
+  const args = [s.B, s.T, s.S, s.H, s.Hkv, s.D, s.scale ?? 1 / Math.sqrt(s.D), s.causal ? 1 : 0, layoutCode(s),
     ptrOf(rt, kn, 'q', q, nq), ptrOf(rt, kn, 'k', k, nk), ptrOf(rt, kn, 'v', v, nk), maskPtr(rt, kn, s, keyMask),
     ptrOf(rt, kn, 'out', out, nq), ptrOf(rt, kn, 'lse', lse, s.B * s.H * s.T)];
-  const work = 4 * s.B * s.H * s.T * s.S * s.D;
-  const nw = splitRange(rt, s.B * s.H * s.T, 16, work).length;
-  // the kernel's scratch region sits after the GEMM packing buffers of each worker
-  rt.pool.run('attnFwd', Array.from({ length: nw }, (_, w) => [w, nw, ...args, rt.scratch[w]! + rt.scratchBytes - 64 * 1024]));
+  const scratch = scratchFor(rt, s);
+  rt.pool.run('attnFwd', units(rt, s, 4).map(([u0, u1], w) => [u0, u1, ...args, scratch[w]!]));
 }
 
 /** dq, dk, dv (overwritten) from dout and the forward's out and lse. Split across workers by (batch, kv head). */
@@ -49,10 +69,10 @@ export function attentionBwd(rt: WasmRuntime, s: AttentionShape, q: F32, k: F32,
                              dq: F32, dk: F32, dv: F32, keyMask?: Int32Array): void {
   check(s);
   const kn = 'attentionBwd', nq = s.B * s.T * s.H * s.D, nk = s.B * s.S * s.Hkv * s.D;
-  const args = [s.B, s.T, s.S, s.H, s.Hkv, s.D, s.scale ?? 1 / Math.sqrt(s.D), s.causal ? 1 : 0,
+  const args = [s.B, s.T, s.S, s.H, s.Hkv, s.D, s.scale ?? 1 / Math.sqrt(s.D), s.causal ? 1 : 0, layoutCode(s),
     ptrOf(rt, kn, 'q', q, nq), ptrOf(rt, kn, 'k', k, nk), ptrOf(rt, kn, 'v', v, nk), maskPtr(rt, kn, s, keyMask),
     ptrOf(rt, kn, 'out', out, nq), ptrOf(rt, kn, 'lse', lse, s.B * s.H * s.T), ptrOf(rt, kn, 'dout', dout, nq),
     ptrOf(rt, kn, 'dq', dq, nq), ptrOf(rt, kn, 'dk', dk, nk), ptrOf(rt, kn, 'dv', dv, nk)];
-  const units = s.B * s.Hkv;
-  rt.pool.run('attnBwd', splitRange(rt, units, 1, 8 * s.B * s.H * s.T * s.S * s.D).map(([u0, u1]) => [u0, u1, ...args]));
+  const scratch = scratchFor(rt, s);
+  rt.pool.run('attnBwd', units(rt, s, 10).map(([u0, u1], w) => [u0, u1, ...args, scratch[w]!]));
 }

@@ -12,7 +12,7 @@ function erf(x: number): number { // series / continued fraction free: high-prec
   return (2 / Math.sqrt(Math.PI)) * sum;
 }
 const sig = (x: number): number => 1 / (1 + Math.exp(-x));
-const ref: Record<UnaryOp, (x: number) => number> = {
+const ref: Partial<Record<UnaryOp, (x: number) => number>> = {
   relu: (x) => Math.max(x, 0),
   gelu: (x) => 0.5 * x * (1 + erf(x / Math.SQRT2)),
   geluTanh: (x) => 0.5 * x * (1 + Math.tanh(0.7978845608028654 * (x + 0.044715 * x ** 3))),
@@ -50,7 +50,7 @@ for (const threads of [1, 2]) {
         close(out, (i) => -0.25 * a[i]!, n, 0, 0, 'scale');
         for (const op of Object.keys(ref) as UnaryOp[]) {
           unary(rt, op, n, a, out);
-          close(out, (i) => ref[op](a[i]!), n, op === 'exp' ? 1e-6 : 2e-6, 3e-7, `${op} n=${n}`);
+          close(out, (i) => ref[op]!(a[i]!), n, op === 'exp' ? 1e-6 : 2e-6, 3e-7, `${op} n=${n}`);
         }
       }
       const [rows, cols] = [7, 13];

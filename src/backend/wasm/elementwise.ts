@@ -1,12 +1,20 @@
-// Elementwise kernels of the wasm backend (assembly/elementwise.ts): binary ops with same shape or a broadcast
-// row vector, scale, activations (relu, GELU erf/tanh, quick_gelu, SiLU, exp), SwiGLU fwd/bwd and AdamW.
+// Elementwise kernels of the wasm backend (assembly/elementwise.ts): binary ops with same shape, a broadcast
+// row vector, a broadcast column or a scalar; scale; activations and simple unary ops with their derivatives;
+// SwiGLU fwd/bwd and AdamW.
 // Flat ranges are split across the pool in 16-float chunks when large enough; outputs may alias inputs.
 import { ptrOf, splitRange, type WasmRuntime } from './runtime.ts';
 
 export type BinaryOp = 'add' | 'sub' | 'mul' | 'div';
-export type UnaryOp = 'relu' | 'gelu' | 'geluTanh' | 'quickGelu' | 'silu' | 'exp';
+export type UnaryOp = 'relu' | 'gelu' | 'geluTanh' | 'quickGelu' | 'silu' | 'exp' | 'tanh' | 'sigmoid' | 'neg' | 'square' | 'abs' | 'sqrt' | 'rsqrt';
+/** The ops whose derivative has a kernel. */
+export type UnaryGradOp = Exclude<UnaryOp, 'sqrt' | 'rsqrt'>;
 const binaryCode: Record<BinaryOp, number> = { add: 0, sub: 1, mul: 2, div: 3 };
-const unaryCode: Record<UnaryOp, number> = { relu: 0, gelu: 1, geluTanh: 2, quickGelu: 3, silu: 4, exp: 5 };
+const unaryCode: Record<UnaryOp, number> = {
+  relu: 0, gelu: 1, geluTanh: 2, quickGelu: 3, silu: 4, exp: 5, tanh: 6, sigmoid: 7, neg: 8, square: 9, abs: 10, sqrt: 11, rsqrt: 12,
+};
+const unaryGradCode: Record<UnaryGradOp, number> = {
+  relu: 0, gelu: 1, geluTanh: 2, quickGelu: 3, silu: 4, exp: 5, tanh: 6, sigmoid: 7, neg: 8, square: 9, abs: 10,
+};
 
 type F32 = Float32Array;
 
@@ -36,6 +44,15 @@ export function binaryRow(rt: WasmRuntime, op: BinaryOp, rows: number, cols: num
   rt.pool.run('binaryRow', splitRange(rt, rows, 1, rows * cols * 8).map(([s, e]) => [c, e - s, cols, pa + 4 * s * cols, pv, po + 4 * s * cols]));
 }
 
+/** out[r, c] = a[r, c] op v[r] for a [rows, cols] matrix and a rows vector (rows = 1: a scalar). */
+export function binaryCol(rt: WasmRuntime, op: BinaryOp, rows: number, cols: number, a: F32, v: F32, out: F32): void {
+  const c = code('binaryCol', binaryCode, op);
+  const pa = ptrOf(rt, 'binaryCol', 'a', a, rows * cols), pv = ptrOf(rt, 'binaryCol', 'v', v, rows);
+  const po = ptrOf(rt, 'binaryCol', 'out', out, rows * cols);
+  if (rows === 1) return flat(rt, 'binaryCol', cols, 8, (s, e) => [c, 1, e - s, pa + 4 * s, pv, po + 4 * s]);
+  rt.pool.run('binaryCol', splitRange(rt, rows, 1, rows * cols * 8).map(([s, e]) => [c, e - s, cols, pa + 4 * s * cols, pv + 4 * s, po + 4 * s * cols]));
+}
+
 /** out = x · s */
 export function scale(rt: WasmRuntime, n: number, x: F32, s: number, out: F32): void {
   const px = ptrOf(rt, 'scale', 'x', x, n), po = ptrOf(rt, 'scale', 'out', out, n);
@@ -45,7 +62,14 @@ export function scale(rt: WasmRuntime, n: number, x: F32, s: number, out: F32): 
 export function unary(rt: WasmRuntime, op: UnaryOp, n: number, x: F32, out: F32): void {
   const c = code('unary', unaryCode, op);
   const px = ptrOf(rt, 'unary', 'x', x, n), po = ptrOf(rt, 'unary', 'out', out, n);
-  flat(rt, 'unary', n, op === 'relu' ? 8 : 32, (s, e) => [c, e - s, px + 4 * s, po + 4 * s]);
+  flat(rt, 'unary', n, ['relu', 'neg', 'square', 'abs'].includes(op) ? 8 : 32, (s, e) => [c, e - s, px + 4 * s, po + 4 * s]);
+}
+
+/** out = gy · op'(x) over n floats. */
+export function unaryBackward(rt: WasmRuntime, op: UnaryGradOp, n: number, x: F32, gy: F32, out: F32): void {
+  const c = code('unaryBackward', unaryGradCode, op);
+  const px = ptrOf(rt, 'unaryBackward', 'x', x, n), pg = ptrOf(rt, 'unaryBackward', 'gy', gy, n), po = ptrOf(rt, 'unaryBackward', 'out', out, n);
+  flat(rt, 'unaryBwd', n, 32, (s, e) => [c, e - s, px + 4 * s, pg + 4 * s, po + 4 * s]);
 }
 
 /** out = silu(a) · b */

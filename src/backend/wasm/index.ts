@@ -19,8 +19,9 @@ import { numel, type Shape } from '../../tensor/shape.ts';
 import { createWasmRuntime, type WasmRuntime } from './runtime.ts';
 import * as E from './elementwise.ts';
 import * as R from './rows.ts';
+import * as L from './layout.ts';
 import { sgemm, sgemmStridedBatched } from './gemm.ts';
-import { attentionBwd, attentionFwd } from './attention.ts';
+import { attentionBwd, attentionFwd, type AttentionShape } from './attention.ts';
 
 type F32 = Float32Array;
 const ref = referenceKernels;
@@ -71,10 +72,28 @@ export function wasmKernels(rt: WasmRuntime): Partial<Kernels> {
   };
   const flat = (v: View): F32 => (v.data as F32).subarray(v.offset, v.offset + numel(v.shape));
 
-  const wasmUnary: Record<string, E.UnaryOp> = { relu: 'relu', gelu: 'gelu', geluTanh: 'geluTanh', quickGelu: 'quickGelu', silu: 'silu', exp: 'exp' };
-  const wasmBinary: Record<string, E.BinaryOp> = { add: 'add', sub: 'sub', mul: 'mul', div: 'div' };
+  const wasmUnary: Partial<Record<UnaryOp, E.UnaryOp>> = {
+    relu: 'relu', gelu: 'gelu', geluTanh: 'geluTanh', quickGelu: 'quickGelu', silu: 'silu', exp: 'exp', tanh: 'tanh',
+    sigmoid: 'sigmoid', neg: 'neg', square: 'square', abs: 'abs', sqrt: 'sqrt', rsqrt: 'rsqrt',
+  };
+  const wasmUnaryGrad: Partial<Record<UnaryOp, E.UnaryGradOp>> = {
+    relu: 'relu', gelu: 'gelu', geluTanh: 'geluTanh', quickGelu: 'quickGelu', silu: 'silu', exp: 'exp', tanh: 'tanh',
+    sigmoid: 'sigmoid', neg: 'neg', square: 'square', abs: 'abs',
+  };
+  const wasmBinary: Partial<Record<BinaryOp, E.BinaryOp>> = { add: 'add', sub: 'sub', mul: 'mul', div: 'div' };
+  const commutes = (op: E.BinaryOp): boolean => op === 'add' || op === 'mul';
 
   return {
+    copy(x, out) {
+      if (!isF32(x.data) || !isF32(out) || numel(x.shape) < 64) return ref.copy(x, out);
+      let span = 1;
+      for (let i = 0; i < x.shape.length; i++) span += (x.shape[i]! - 1) * Math.max(0, x.strides[i]!);
+      if (x.strides.some((st, i) => st < 0 && x.shape[i]! > 1)) return ref.copy(x, out);
+      const src = x.data.subarray(x.offset, x.offset + span);
+      const done = staged([src], [out], ([s], [o]) => L.copyStrided(rt, x.shape, x.strides, s!, o!));
+      if (!done) ref.copy(x, out);
+    },
+
     unary(op: UnaryOp, x: View, out: FloatStorage) {
       const w = wasmUnary[op];
       if (!w || !isF32(x.data) || !isF32(out) || !contiguous(x)) return ref.unary(op, x, out);
@@ -82,21 +101,48 @@ export function wasmKernels(rt: WasmRuntime): Partial<Kernels> {
       staged([flat(x)], [out], ([xi], [o]) => E.unary(rt, w, n, xi!, o!));
     },
 
+    unaryBackward(op: UnaryOp, x: View, gy: FloatStorage, out: FloatStorage) {
+      const w = wasmUnaryGrad[op];
+      if (!w || !isF32(x.data) || !isF32(gy) || !isF32(out) || !contiguous(x)) return ref.unaryBackward(op, x, gy, out);
+      const n = out.length;
+      staged([flat(x), gy], [out], ([xi, g], [o]) => E.unaryBackward(rt, w, n, xi!, g!, o!));
+    },
+
     binary(op: BinaryOp, a: View, b: View, shape: Shape, out: FloatStorage) {
       const w = wasmBinary[op];
       if (!w || !isF32(a.data) || !isF32(b.data) || !isF32(out)) return ref.binary(op, a, b, shape, out);
       const n = out.length;
-      const aFull = contiguous({ ...a, shape });
-      if (aFull && contiguous({ ...b, shape })) {
+      const aFull = contiguous({ ...a, shape }), bFull = contiguous({ ...b, shape });
+      if (aFull && bFull) {
         return staged([flat({ ...a, shape }), flat({ ...b, shape })], [out], ([x, y], [o]) => E.binary(rt, w, n, x!, y!, o!));
       }
-      // a full, b a vector along the last dim (bias add, norm scale): the row kernel
+      // one operand full, the other a vector along the last dim (bias add, norm scale): the row kernel;
+      // a [rows, 1] column (per-row scale) or a scalar: the column kernel. A broadcast first operand only
+      // when the op commutes.
       const cols = shape[shape.length - 1] ?? 1;
-      const bRow = b.strides.every((s, i) => (i === shape.length - 1 ? s === 1 || shape[i] === 1 : s === 0 || shape[i] === 1));
-      if (aFull && bRow && cols > 1) {
-        const v = (b.data as F32).subarray(b.offset, b.offset + cols);
-        return staged([flat({ ...a, shape }), v], [out], ([x, y], [o]) => E.binaryRow(rt, w, n / cols, cols, x!, y!, o!));
-      }
+      const last = shape.length - 1;
+      const isRow = (v: View) => v.strides.every((s, i) => (i === last ? s === 1 || shape[i] === 1 : s === 0 || shape[i] === 1));
+      const isCol = (v: View) => (v.strides[last] === 0 || cols === 1) && contiguous({ ...v, shape: shape.slice(0, last), strides: v.strides.slice(0, last) });
+      const isScalar = (v: View) => v.strides.every((s, i) => s === 0 || shape[i] === 1);
+      const pick = (full: View, vec: View, swapped: boolean): boolean => {
+        if (swapped && !commutes(w)) return false;
+        const x = flat({ ...full, shape });
+        if (isScalar(vec)) {
+          const v = (vec.data as F32).subarray(vec.offset, vec.offset + 1);
+          staged([x, v], [out], ([xi, vi], [o]) => E.binaryCol(rt, w, 1, n, xi!, vi!, o!));
+        } else if (isRow(vec) && cols > 1) {
+          const v = (vec.data as F32).subarray(vec.offset, vec.offset + cols);
+          staged([x, v], [out], ([xi, vi], [o]) => E.binaryRow(rt, w, n / cols, cols, xi!, vi!, o!));
+        } else if (isCol(vec) && cols > 1) {
+          const v = (vec.data as F32).subarray(vec.offset, vec.offset + n / cols);
+          staged([x, v], [out], ([xi, vi], [o]) => E.binaryCol(rt, w, n / cols, cols, xi!, vi!, o!));
+        } else {
+          return false;
+        }
+        return true;
+      };
+      if (n > 0 && aFull && pick(a, b, false)) return;
+      if (n > 0 && bFull && pick(b, a, true)) return;
       return ref.binary(op, a, b, shape, out);
     },
 
@@ -177,16 +223,27 @@ export function wasmKernels(rt: WasmRuntime): Partial<Kernels> {
 
     attention(q, k, v, a, out, lse) {
       const keyMask = attentionKeyMask(a);
-      if (!isF32(q) || !isF32(out) || a.layout !== 'bthd' || keyMask === undefined) return ref.attention(q, k, v, a, out, lse);
-      const s = { B: a.B, T: a.Tq, S: a.Tk, H: a.H, Hkv: a.Hkv, D: a.D, causal: a.causal, scale: a.scale };
+      if (!isF32(q) || !isF32(out) || keyMask === undefined) return ref.attention(q, k, v, a, out, lse);
+      const s = attentionShape(a);
       staged([q, k as F32, v as F32], [out, lse as F32], ([qi, ki, vi], [o, l]) => attentionFwd(rt, s, qi!, ki!, vi!, o!, l!, stageMask(keyMask)));
     },
     attentionBackward(q, k, v, out, lse, gOut, a, dq, dk, dv) {
       const keyMask = attentionKeyMask(a);
-      if (!isF32(q) || !isF32(dq) || a.layout !== 'bthd' || keyMask === undefined) return ref.attentionBackward(q, k, v, out, lse, gOut, a, dq, dk, dv);
-      const s = { B: a.B, T: a.Tq, S: a.Tk, H: a.H, Hkv: a.Hkv, D: a.D, causal: a.causal, scale: a.scale };
+      if (!isF32(q) || !isF32(dq) || keyMask === undefined) return ref.attentionBackward(q, k, v, out, lse, gOut, a, dq, dk, dv);
+      const s = attentionShape(a);
       staged([q, k as F32, v as F32, out as F32, lse as F32, gOut as F32], [dq, dk as F32, dv as F32], ([qi, ki, vi, o, l, g], [a1, a2, a3]) =>
         attentionBwd(rt, s, qi!, ki!, vi!, o!, l!, g!, a1!, a2!, a3!, stageMask(keyMask)));
+    },
+
+    crossEntropy(logits, targets, rows, cols, ignoreIndex, loss) {
+      if (!isF32(logits) || !isF32(loss) || !targetsInRange(targets, rows, cols, ignoreIndex)) return ref.crossEntropy(logits, targets, rows, cols, ignoreIndex, loss);
+      withTargets(targets, rows, (t) => staged([logits], [loss], ([x], [l]) => R.crossEntropyLoss(rt, rows, cols, x!, t, ignoreIndex, l!)));
+    },
+    crossEntropyBackward(logits, targets, rows, cols, ignoreIndex, scale, dlogits) {
+      if (!isF32(logits) || !isF32(dlogits) || !targetsInRange(targets, rows, cols, ignoreIndex)) {
+        return ref.crossEntropyBackward(logits, targets, rows, cols, ignoreIndex, scale, dlogits);
+      }
+      withTargets(targets, rows, (t) => staged([logits], [dlogits], ([x], [d]) => R.crossEntropyGrad(rt, rows, cols, x!, t, ignoreIndex, scale, d!)));
     },
 
     swiglu(a, b, out) {
@@ -196,6 +253,11 @@ export function wasmKernels(rt: WasmRuntime): Partial<Kernels> {
     swigluBackward(a, b, gy, da, db) {
       if (!isF32(a) || !isF32(b) || !isF32(gy) || !isF32(da) || !isF32(db)) return ref.swigluBackward(a, b, gy, da, db);
       staged([a, b, gy], [da, db], ([x, y, g], [dx, dy]) => E.swigluBwd(rt, gy.length, x!, y!, g!, dx!, dy!));
+    },
+
+    rope(x, cos, sin, a, out) {
+      if (!isF32(x) || !isF32(cos) || !isF32(sin) || !isF32(out) || a.rotary % 2 !== 0) return ref.rope(x, cos, sin, a, out);
+      staged([x, cos, sin], [out], ([xi, c, s], [o]) => L.rope(rt, a, xi!, c!, s!, o!));
     },
 
     adamw(p, g, m, v, a) {
@@ -208,8 +270,31 @@ export function wasmKernels(rt: WasmRuntime): Partial<Kernels> {
     },
   };
 
+  function attentionShape(a: AttentionArgs): AttentionShape {
+    return { B: a.B, T: a.Tq, S: a.Tk, H: a.H, Hkv: a.Hkv, D: a.D, causal: a.causal, scale: a.scale, layout: a.layout };
+  }
+
+  // out-of-range targets go to the reference, whose error names the row
+  function targetsInRange(t: Int32Array, rows: number, cols: number, ignoreIndex: number): boolean {
+    for (let r = 0; r < rows; r++) if (t[r] !== ignoreIndex && !(t[r]! >= 0 && t[r]! < cols)) return false;
+    return true;
+  }
+
+  function withTargets(t: Int32Array, rows: number, f: (heapTargets: Int32Array) => void): void {
+    if (heap.owns(t)) return f(t);
+    const ptr = heap.allocBytes(4 * Math.max(rows, 1));
+    try {
+      const view = heap.i32(ptr, rows);
+      view.set(t.subarray(0, rows));
+      f(view);
+    } finally {
+      heap.free(ptr);
+    }
+  }
+
   /** Key-padding masks as the wasm kernel takes them (i32 [B, Tk], 1 = attend); null = no mask; undefined = not expressible. */
   function attentionKeyMask(a: AttentionArgs): Int32Array | null | undefined {
+    if (a.causal && a.Tq > a.Tk) return undefined; // rows that see no key at all: the reference's rule
     const m = a.mask;
     if (!m) return null;
     if (m.strides[1] !== 0 || m.strides[2] !== 0) return undefined;
@@ -241,23 +326,29 @@ export async function createWasmBackend(threads: number): Promise<Backend & { ru
   const gc = gcFunction();
   let sinceCollect = 0;
   const collectEvery = 256 * 1024 * 1024;
+  // every wasm kernel writes all of its output, so recycled heap blocks need no zero fill
+  const allocUninit = <D extends DType>(dtype: D, n: number): StorageOf[D] => {
+    if (dtype !== 'float32') return allocStorage(dtype, n);
+    const block = rt.heap.alloc(n);
+    rt.heap.freeWhenCollected(block.array, block.ptr);
+    sinceCollect += 4 * n;
+    if (gc && sinceCollect > collectEvery) {
+      sinceCollect = 0;
+      gc(); // queues finalizers for unreachable blocks; they run at the next turn of the event loop
+    }
+    return block.array as StorageOf[D];
+  };
   return {
     name: 'wasm',
     runtime: rt,
     threads: rt.threads,
     dtypes: ['float32'],
     kernels: wasmKernels(rt),
+    allocUninit,
     alloc<D extends DType>(dtype: D, n: number): StorageOf[D] {
-      if (dtype !== 'float32') return allocStorage(dtype, n);
-      const block = rt.heap.alloc(n);
-      block.array.fill(0);
-      rt.heap.freeWhenCollected(block.array, block.ptr);
-      sinceCollect += 4 * n;
-      if (gc && sinceCollect > collectEvery) {
-        sinceCollect = 0;
-        gc(); // queues finalizers for unreachable blocks; they run at the next turn of the event loop
-      }
-      return block.array as StorageOf[D];
+      const a = allocUninit(dtype, n);
+      if (a instanceof Float32Array) a.fill(0);
+      return a;
     },
   };
 }

@@ -1,10 +1,11 @@
-// rope against HF's rotate-half formula written in JS (and its backward as the transpose: ⟨R x, g⟩ = ⟨x, Rᵀ g⟩);
+// rope against the reference kernel (forward and inverse, partial rotary, per-sequence tables) and as a rotation;
 // im2col + sgemm against a direct 2-D convolution loop, with stride, padding, dilation and a conv1d shape.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createWasmRuntime, type WasmRuntime } from './runtime.ts';
 import { convOutSize, im2col, rope, type Conv2dGeometry } from './layout.ts';
 import { sgemm } from './gemm.ts';
+import { referenceKernels } from '../reference/index.ts';
 
 function rand(rt: WasmRuntime, n: number, seed: number): Float32Array {
   const a = rt.heap.alloc(n).array;
@@ -14,33 +15,33 @@ function rand(rt: WasmRuntime, n: number, seed: number): Float32Array {
 }
 
 for (const threads of [1, 2]) {
-  test(`rope forward matches rotate_half and the inverse is its transpose, threads=${threads}`, async () => {
+  test(`rope equals the reference kernel (partial rotary, shared and per-sequence tables) and inverts, threads=${threads}`, async () => {
     const rt = await createWasmRuntime({ threads });
     try {
-      for (const [B, T, H, D] of [[2, 9, 3, 10], [1, 1, 1, 2], [3, 40, 2, 64]] as const) {
-        const n = B * T * H * D, half = D / 2;
-        const cos = rt.heap.alloc(T * half).array, sin = rt.heap.alloc(T * half).array;
-        for (let t = 0; t < T; t++) for (let i = 0; i < half; i++) {
-          const ang = t / 10000 ** ((2 * i) / D);
-          cos[t * half + i] = Math.cos(ang); sin[t * half + i] = Math.sin(ang);
+      for (const [rows, heads, D, R, tableRows] of [[18, 3, 10, 10, 9], [1, 1, 2, 2, 1], [120, 2, 64, 32, 40], [7, 3, 16, 12, 7]] as const) {
+        const n = rows * heads * D;
+        const cos = rand(rt, tableRows * R, 3), sin = rand(rt, tableRows * R, 4);
+        const x = rand(rt, n, 1), y = rt.heap.alloc(n).array, back = rt.heap.alloc(n).array;
+        for (const inverse of [false, true]) {
+          const s = { rows, heads, headDim: D, rotary: R, tableRows, inverse };
+          const want = new Float32Array(n);
+          referenceKernels.rope(x, cos, sin, s, want);
+          rope(rt, s, x, cos, sin, y);
+          for (let i = 0; i < n; i++) assert.ok(Math.abs(y[i]! - want[i]!) < 1e-6, `rope ${JSON.stringify(s)} at ${i}: ${y[i]} vs ${want[i]}`);
         }
-        const x = rand(rt, n, 1), g = rand(rt, n, 2), y = rt.heap.alloc(n).array, dx = rt.heap.alloc(n).array;
-        rope(rt, B, T, H, D, x, cos, sin, y);
-        rope(rt, B, T, H, D, g, cos, sin, dx, true);
-        let lhs = 0, rhs = 0;
-        for (let r = 0; r < B * T; r++) for (let h = 0; h < H; h++) for (let d = 0; d < D; d++) {
-          const t = r % T, i = d % half, base = (r * H + h) * D;
-          // HF: q*cos + rotate_half(q)*sin, rotate_half(q) = cat(-q2, q1)
-          const rot = d < half ? -x[base + d + half]! : x[base + d - half]!;
-          const want = x[base + d]! * cos[t * half + i]! + rot * sin[t * half + i]!;
-          assert.ok(Math.abs(y[base + d]! - want) < 1e-6, `rope [${B},${T},${H},${D}] at ${base + d}: ${y[base + d]} vs ${want}`);
-          lhs += y[base + d]! * g[base + d]!;
-          rhs += x[base + d]! * dx[base + d]!;
+        // with a true rotation (cos² + sin² = 1, equal halves) the inverse undoes the forward, in place
+        for (let t = 0; t < tableRows; t++) for (let i = 0; i < R / 2; i++) {
+          const ang = t / 10000 ** ((2 * i) / R);
+          cos[t * R + i] = cos[t * R + i + R / 2] = Math.cos(ang);
+          sin[t * R + i] = sin[t * R + i + R / 2] = Math.sin(ang);
         }
-        assert.ok(Math.abs(lhs - rhs) < 1e-4 * (1 + Math.abs(lhs)), `rope backward is not the transpose: ${lhs} vs ${rhs}`);
+        back.set(x);
+        rope(rt, { rows, heads, headDim: D, rotary: R, tableRows, inverse: false }, back, cos, sin, back);
+        rope(rt, { rows, heads, headDim: D, rotary: R, tableRows, inverse: true }, back, cos, sin, back);
+        for (let i = 0; i < n; i++) assert.ok(Math.abs(back[i]! - x[i]!) < 1e-5, `rope inverse at ${i}: ${back[i]} vs ${x[i]}`);
       }
       const a = rt.heap.alloc(8).array;
-      assert.throws(() => rope(rt, 1, 1, 1, 3, a, a, a, a), /D=3 must be even/);
+      assert.throws(() => rope(rt, { rows: 1, heads: 1, headDim: 4, rotary: 3, tableRows: 1, inverse: false }, a, a, a, a), /rotary=3 must be even/);
     } finally {
       await rt.close();
     }

@@ -1,19 +1,56 @@
 // Data-movement kernels of the wasm backend (assembly/layout.ts): rotary position embedding in HF's
-// rotate-half form, forward and backward, and im2col for conv1d/conv2d (convolution = im2col + sgemm).
+// rotate-half form, forward and backward; strided copies (permutations made contiguous); and im2col for
+// conv1d/conv2d (convolution = im2col + sgemm).
 import { ptrOf, splitRange, type WasmRuntime } from './runtime.ts';
 
 type F32 = Float32Array;
 
-/**
- * x, out [B, T, H, D]; cos, sin [T, D/2] (the half tables; HF's [T, D] tables repeat them twice).
- * inverse = true applies the transposed rotation, which is the backward (dx from dout).
- */
-export function rope(rt: WasmRuntime, B: number, T: number, H: number, D: number, x: F32, cos: F32, sin: F32, out: F32, inverse = false): void {
-  if (D % 2 !== 0) throw new Error(`rope: head dim D=${D} must be even`);
-  const n = B * T * H * D, k = 'rope';
-  const px = ptrOf(rt, k, 'x', x, n), pc = ptrOf(rt, k, 'cos', cos, (T * D) / 2), ps = ptrOf(rt, k, 'sin', sin, (T * D) / 2);
+export interface RopeShape {
+  /** rows of x (B·T) */
+  rows: number;
+  heads: number;
+  headDim: number;
+  /** rotated channels per head (even, ≤ headDim); the rest are copied */
+  rotary: number;
+  /** rows of the cos/sin tables; row r of x uses table row r % tableRows */
+  tableRows: number;
+  /** the transposed rotation, which is the backward (dx from dout) */
+  inverse: boolean;
+}
+
+/** x, out [rows, heads, headDim]; cos, sin [tableRows, rotary] (HF's full-width tables). out may alias x. */
+export function rope(rt: WasmRuntime, s: RopeShape, x: F32, cos: F32, sin: F32, out: F32): void {
+  const { rows, heads, headDim: D, rotary: R, tableRows } = s;
+  if (R % 2 !== 0 || R < 0 || R > D) throw new Error(`rope: rotary=${R} must be even and at most headDim=${D}`);
+  if (!Number.isInteger(tableRows) || tableRows < 1) throw new Error(`rope: tableRows must be a positive integer, got ${tableRows}`);
+  const n = rows * heads * D, k = 'rope';
+  const px = ptrOf(rt, k, 'x', x, n), pc = ptrOf(rt, k, 'cos', cos, tableRows * R), ps = ptrOf(rt, k, 'sin', sin, tableRows * R);
   const po = ptrOf(rt, k, 'out', out, n);
-  rt.pool.run(k, splitRange(rt, B * T, 1, n * 8).map(([r0, r1]) => [r0, r1, T, H, D, px, pc, ps, inverse ? -1 : 1, po]));
+  rt.pool.run(k, splitRange(rt, rows, 1, n * 8).map(([r0, r1]) => [r0, r1, heads, D, R, tableRows, px, pc, ps, s.inverse ? 1 : 0, po]));
+}
+
+/**
+ * out = the strided view (shape, strides in floats, offset 0 of src) laid out contiguously, for views that
+ * reduce to at most 4 dims after dropping size-1 dims and merging contiguous ones (head transposes
+ * [B, T, H, D] ↔ [B, H, T, D], last-two-dims transposes). Returns false (nothing written) for other views.
+ */
+export function copyStrided(rt: WasmRuntime, shape: readonly number[], strides: readonly number[], src: F32, out: F32): boolean {
+  const dims: Array<[number, number]> = [];
+  for (let i = 0; i < shape.length; i++) {
+    if (shape[i] === 1) continue;
+    const last = dims[dims.length - 1];
+    if (last && last[1] === strides[i]! * shape[i]!) { last[0] *= shape[i]!; last[1] = strides[i]!; } else dims.push([shape[i]!, strides[i]!]);
+  }
+  if (dims.length > 4 || dims.some(([, st]) => st < 0)) return false;
+  while (dims.length < 4) dims.unshift([1, 0]);
+  const [[n0, s0], [n1, s1], [n2, s2], [n3, s3]] = dims as [[number, number], [number, number], [number, number], [number, number]];
+  const n = n0 * n1 * n2 * n3, k = 'copyStrided';
+  if (n === 0) return true;
+  let span = 1;
+  for (const [m, st] of dims) span += (m - 1) * st;
+  const ps = ptrOf(rt, k, 'src', src, span), po = ptrOf(rt, k, 'out', out, n);
+  rt.pool.run(k, splitRange(rt, n0 * n1, 1, n * 8).map(([i0, i1]) => [i0, i1, n1, n2, n3, s0, s1, s2, s3, ps, po]));
+  return true;
 }
 
 export interface Conv2dGeometry {

@@ -99,6 +99,30 @@ export function crossEntropy(rt: WasmRuntime, rows: number, cols: number, logits
   return count > 0 ? sums.reduce((a, b) => a + b, 0) / count : 0;
 }
 
+/** loss[r] = logsumexp(logits[r]) − logits[r, t[r]], 0 where t[r] = ignoreIndex (other targets must be in range). */
+export function crossEntropyLoss(rt: WasmRuntime, rows: number, cols: number, logits: F32, targets: Int32Array, ignoreIndex: number, loss: F32): void {
+  const k = 'crossEntropyLoss';
+  const px = ptrOf(rt, k, 'logits', logits, rows * cols), pt = ptrOf(rt, k, 'targets', targets, rows), pl = ptrOf(rt, k, 'loss', loss, rows);
+  checkTargets(k, targets, rows, cols, ignoreIndex);
+  rt.pool.run(k, rowChunks(rt, rows, cols, 4).map(([s, e]) => [s, e, cols, px, pt, ignoreIndex, pl]));
+}
+
+/** dlogits[r] = scale · (softmax(logits[r]) − onehot(t[r])), zero rows where t[r] = ignoreIndex. */
+export function crossEntropyGrad(rt: WasmRuntime, rows: number, cols: number, logits: F32, targets: Int32Array, ignoreIndex: number,
+                                 scale: number, dlogits: F32): void {
+  const k = 'crossEntropyGrad', n = rows * cols;
+  const px = ptrOf(rt, k, 'logits', logits, n), pt = ptrOf(rt, k, 'targets', targets, rows), pd = ptrOf(rt, k, 'dlogits', dlogits, n);
+  checkTargets(k, targets, rows, cols, ignoreIndex);
+  rt.pool.run(k, rowChunks(rt, rows, cols, 12).map(([s, e]) => [s, e, cols, px, pt, ignoreIndex, scale, pd]));
+}
+
+function checkTargets(kernel: string, targets: Int32Array, rows: number, cols: number, ignoreIndex: number): void {
+  for (let r = 0; r < rows; r++) {
+    const t = targets[r]!;
+    if (t !== ignoreIndex && !(t >= 0 && t < cols)) throw new Error(`${kernel}: target ${t} at row ${r} is outside [0, ${cols})`);
+  }
+}
+
 /** out[r] = Σ_c x[r, c] */
 export function sumRows(rt: WasmRuntime, rows: number, cols: number, x: F32, out: F32): void {
   const px = ptrOf(rt, 'sumRows', 'x', x, rows * cols), po = ptrOf(rt, 'sumRows', 'out', out, rows);

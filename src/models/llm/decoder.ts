@@ -134,9 +134,10 @@ export class DecoderModel extends Module {
     const cache = input.cache ?? emptyCache(this.cfg.numLayers);
     if (cache.layers.length !== this.cfg.numLayers) throw new Error(`decoder: cache has ${cache.layers.length} layers, model ${this.cfg.numLayers}`);
     const rotary = Math.floor(this.cfg.headDim * this.cfg.rope.partialRotaryFactor);
-    const rope = input.rope ?? ropeTables(this.cfg.rope, rotary, positionRows(input.positionIds ?? null, B, T, cache.length)); // [B, 1, T, R]
-    if (rope.cos.ndim !== 4 || rope.cos.shape[0] !== B || rope.cos.shape[2] !== T || rope.cos.shape[3] !== rotary) {
-      throw new Error(`decoder: rope tables [${rope.cos.shape.join(', ')}] should be [${B}, 1, ${T}, ${rotary}]`);
+    // positions shared by every row (the usual case) give one table row, which the kernel reuses across the batch
+    const rope = input.rope ?? ropeTables(this.cfg.rope, rotary, positionRows(input.positionIds ?? null, B, T, cache.length)); // [B or 1, 1, T, R]
+    if (rope.cos.ndim !== 4 || (rope.cos.shape[0] !== B && rope.cos.shape[0] !== 1) || rope.cos.shape[2] !== T || rope.cos.shape[3] !== rotary) {
+      throw new Error(`decoder: rope tables [${rope.cos.shape.join(', ')}] should be [${B} (or 1), 1, ${T}, ${rotary}]`);
     }
     const mask = hfAttentionMask(input.attentionMask ?? null, B, T, cache.length + T);
     const hidden: Tensor[] = [x0];
@@ -158,13 +159,14 @@ export class DecoderModel extends Module {
   }
 }
 
+/** Position rows for the rope tables: one row when every sequence shares it, else B rows. */
 function positionRows(ids: Tensor | null, B: number, T: number, start: number): number[][] {
-  if (!ids) return Array.from({ length: B }, () => Array.from({ length: T }, (_, t) => start + t));
+  if (!ids) return [Array.from({ length: T }, (_, t) => start + t)];
   if (ids.ndim !== 2 || ids.shape[1] !== T || (ids.shape[0] !== B && ids.shape[0] !== 1)) {
     throw new Error(`decoder: position_ids [${ids.shape.join(', ')}] do not fit [${B}, ${T}]`);
   }
   const v = ids.toList();
-  return Array.from({ length: B }, (_, b) => v.slice((ids.shape[0] === 1 ? 0 : b) * T, (ids.shape[0] === 1 ? 0 : b) * T + T));
+  return Array.from({ length: ids.shape[0]! }, (_, b) => v.slice(b * T, b * T + T));
 }
 
 /** What the attention kernel gets: the causal flag, or one additive mask that already holds causality. */

@@ -7,7 +7,7 @@ import { zeros } from './creation.ts';
 import { add } from './elementwise.ts';
 import { matmul } from './matmul.ts';
 import { contiguous, permute, reshape } from './movement.ts';
-import { alloc, assertFloat, floatStorage, output } from './util.ts';
+import { alloc, allocOut, assertFloat, floatStorage, output } from './util.ts';
 
 interface Geometry { C: number; H: number; W: number; kh: number; kw: number; sh: number; sw: number; ph: number; pw: number; oh: number; ow: number }
 
@@ -81,7 +81,7 @@ export function avgPool1d(x: Tensor, kernelSize: number, stride = kernelSize): T
   const ol = Math.floor((L - kernelSize) / stride) + 1;
   if (ol <= 0) throw new Error(`avgPool1d: kernel ${kernelSize} larger than input ${L}`);
   const xc = contiguous(x), xs = floatStorage(xc);
-  const out = alloc(x.dtype, [B, C, ol]) as Float64Array;
+  const out = allocOut(x.dtype, [B, C, ol]) as Float64Array;
   for (let r = 0; r < B * C; r++) for (let o = 0; o < ol; o++) {
     let s = 0;
     for (let k = 0; k < kernelSize; k++) s += xs[r * L + o * stride + k]!;

@@ -5,7 +5,7 @@ import type { DType, Storage } from '../dtype.ts';
 import { allocStorage } from '../dtype.ts';
 import { checkShape, numel, shapeStr, type Shape } from '../shape.ts';
 import { Tensor } from '../tensor.ts';
-import { alloc } from './util.ts';
+import { alloc, allocOut } from './util.ts';
 
 export type NestedNumbers = number | readonly NestedNumbers[];
 
@@ -37,7 +37,7 @@ export function tensor(data: NestedNumbers | ArrayLike<number> | Storage, opts: 
   if (opts.shape) shape = [...opts.shape];
   checkShape(shape);
   if (numel(shape) !== flat.length) throw new Error(`tensor(): ${flat.length} values do not fill shape ${shapeStr(shape)}`);
-  const storage = alloc(dtype, shape);
+  const storage = allocOut(dtype, shape);
   if (dtype === 'int64') {
     const s = storage as BigInt64Array;
     if (flat instanceof BigInt64Array) s.set(flat);
@@ -134,7 +134,7 @@ export function defaultRng(): Rng {
 
 export function randn(shape: Shape, opts: { dtype?: DType; rng?: Rng; std?: number; mean?: number } = {}): Tensor {
   const dtype = opts.dtype ?? 'float32', rng = opts.rng ?? globalRng, std = opts.std ?? 1, mean = opts.mean ?? 0;
-  const t = new Tensor(alloc(dtype, shape), dtype, shape);
+  const t = new Tensor(allocOut(dtype, shape), dtype, shape);
   const s = t.storage as Float32Array;
   for (let i = 0; i < s.length; i++) s[i] = mean + std * rng.normal();
   return t;
@@ -142,7 +142,7 @@ export function randn(shape: Shape, opts: { dtype?: DType; rng?: Rng; std?: numb
 
 export function rand(shape: Shape, opts: { dtype?: DType; rng?: Rng; low?: number; high?: number } = {}): Tensor {
   const dtype = opts.dtype ?? 'float32', rng = opts.rng ?? globalRng, lo = opts.low ?? 0, hi = opts.high ?? 1;
-  const t = new Tensor(alloc(dtype, shape), dtype, shape);
+  const t = new Tensor(allocOut(dtype, shape), dtype, shape);
   const s = t.storage as Float32Array;
   for (let i = 0; i < s.length; i++) s[i] = lo + (hi - lo) * rng.next();
   return t;

@@ -8,7 +8,7 @@ import { allocStorage, f32ToBf16, f32ToF16, isFloat } from '../dtype.ts';
 import { broadcastShapes, broadcastStrides, sameShape, type Shape } from '../shape.ts';
 import { Tensor } from '../tensor.ts';
 import { full } from './creation.ts';
-import { alloc, anyView, assertFloat, output, view } from './util.ts';
+import { allocOut, anyView, assertFloat, output, view } from './util.ts';
 import { reshape } from './movement.ts';
 import { sum } from './reduce.ts';
 
@@ -31,11 +31,11 @@ export function sumToShape(g: Tensor, shape: Shape): Tensor {
 
 export function unaryOp(op: UnaryOp, x: Tensor): Tensor {
   assertFloat(x, op);
-  const out = alloc(x.dtype, x.shape);
+  const out = allocOut(x.dtype, x.shape);
   kernel('unary', x.dtype)(op, view(x), out as Float32Array);
   return output(out, x.dtype, x.shape, [x], op, (g) => {
     const gc = contiguousData(g);
-    const dx = alloc(x.dtype, x.shape);
+    const dx = allocOut(x.dtype, x.shape);
     kernel('unaryBackward', x.dtype)(op, view(x), gc.storage as Float32Array, dx as Float32Array);
     return [new Tensor(dx, x.dtype, x.shape)];
   });
@@ -43,7 +43,7 @@ export function unaryOp(op: UnaryOp, x: Tensor): Tensor {
 
 function contiguousData(t: Tensor): Tensor {
   if (t.isContiguous && t.offset === 0) return t;
-  const out = alloc(t.dtype, t.shape);
+  const out = allocOut(t.dtype, t.shape);
   kernel('copy', t.dtype)(anyView(t), out);
   return new Tensor(out, t.dtype, t.shape);
 }
@@ -73,7 +73,7 @@ export function binaryOp(op: BinaryOp, aIn: TensorLike, bIn: TensorLike): Tensor
   assertFloat(b, op);
   if (a.dtype !== b.dtype) throw new Error(`${op}: dtype mismatch ${a.dtype} vs ${b.dtype}`);
   const shape = broadcastShapes(a.shape, b.shape);
-  const out = alloc(a.dtype, shape);
+  const out = allocOut(a.dtype, shape);
   const va = { ...view(a), strides: broadcastStrides(a.shape, a.strides, shape) };
   const vb = { ...view(b), strides: broadcastStrides(b.shape, b.strides, shape) };
   kernel('binary', a.dtype)(op, va, vb, shape, out as Float32Array);
@@ -116,7 +116,7 @@ export function compareOp(op: CompareOp, aIn: TensorLike, bIn: TensorLike): Tens
   const b = typeof bIn === 'number' ? full([], bIn, 'float64') : bIn;
   const fa = numeric(a), fb = numeric(b);
   const shape = broadcastShapes(a.shape, b.shape);
-  const out = alloc('bool', shape);
+  const out = allocOut('bool', shape);
   const va = { ...view(fa), strides: broadcastStrides(fa.shape, fa.strides, shape) };
   const vb = { ...view(fb), strides: broadcastStrides(fb.shape, fb.strides, shape) };
   kernel('compare', 'float64')(op, va, vb, shape, out);
@@ -133,7 +133,7 @@ function numeric(t: Tensor): Tensor {
 export function cast(x: Tensor, dtype: DType): Tensor {
   if (x.dtype === dtype) return x;
   const n = x.size;
-  const out = alloc(dtype, x.shape);
+  const out = allocOut(dtype, x.shape);
   const vals = x.toFloat64();
   if (dtype === 'int64') for (let i = 0; i < n; i++) (out as BigInt64Array)[i] = BigInt(Math.trunc(vals[i]!));
   else if (dtype === 'float16' || dtype === 'bfloat16') {
@@ -155,7 +155,7 @@ export function where(cond: Tensor, aIn: TensorLike, bIn: TensorLike): Tensor {
   const c = cast(cond, a.dtype);
   // c*a + (1-c)*b would turn inf*0 into NaN: select elementwise instead
   const shape = broadcastShapes(broadcastShapes(c.shape, a.shape), b.shape);
-  const out = alloc(a.dtype, shape) as Float64Array;
+  const out = allocOut(a.dtype, shape) as Float64Array;
   const pick = (t: Tensor) => expandData(t, shape);
   const cd = pick(c), ad = pick(a), bd = pick(b);
   for (let i = 0; i < out.length; i++) out[i] = cd[i] ? ad[i]! : bd[i]!;
@@ -174,7 +174,7 @@ export function maskedFill(x: Tensor, mask: Tensor, value: number): Tensor {
 }
 
 function expandData(t: Tensor, shape: Shape): Float64Array {
-  const out = alloc(t.dtype, shape) as Float64Array;
+  const out = allocOut(t.dtype, shape) as Float64Array;
   kernel('copy', t.dtype)({ data: t.storage, shape, strides: broadcastStrides(t.shape, t.strides, shape), offset: t.offset }, out);
   return out;
 }

@@ -6,17 +6,17 @@ import { kernel } from '../../backend/registry.ts';
 import { sameShape, shapeStr } from '../shape.ts';
 import { Tensor } from '../tensor.ts';
 import { contiguous } from './movement.ts';
-import { alloc, assertFloat, floatStorage, output } from './util.ts';
+import { allocOut, assertFloat, floatStorage, output } from './util.ts';
 
 /** silu(a) · b for same-shaped a, b. */
 export function swiglu(aIn: Tensor, bIn: Tensor): Tensor {
   assertFloat(aIn, 'swiglu');
   if (!sameShape(aIn.shape, bIn.shape) || aIn.dtype !== bIn.dtype) throw new Error(`swiglu: ${aIn.toString()} and ${bIn.toString()} differ`);
   const a = contiguous(aIn), b = contiguous(bIn);
-  const out = alloc(a.dtype, a.shape);
+  const out = allocOut(a.dtype, a.shape);
   kernel('swiglu', a.dtype)(floatStorage(a), floatStorage(b), out as Float32Array);
   return output(out, a.dtype, a.shape, [a, b], 'swiglu', (g) => {
-    const da = alloc(a.dtype, a.shape), db = alloc(a.dtype, a.shape);
+    const da = allocOut(a.dtype, a.shape), db = allocOut(a.dtype, a.shape);
     kernel('swigluBackward', a.dtype)(floatStorage(a), floatStorage(b), floatStorage(contiguous(g)), da as Float32Array, db as Float32Array);
     return [new Tensor(da, a.dtype, a.shape), new Tensor(db, a.dtype, a.shape)];
   });
@@ -38,10 +38,10 @@ export function rope(xIn: Tensor, cosIn: Tensor, sinIn: Tensor): Tensor {
   }
   const x = contiguous(xIn), cos = floatStorage(contiguous(cosIn.to(xIn.dtype))), sin = floatStorage(contiguous(sinIn.to(xIn.dtype)));
   const args = { rows: B * T, heads, headDim: D, rotary: R, tableRows, inverse: false };
-  const out = alloc(x.dtype, x.shape);
+  const out = allocOut(x.dtype, x.shape);
   kernel('rope', x.dtype)(floatStorage(x), cos, sin, args, out as Float32Array);
   return output(out, x.dtype, x.shape, [x], 'rope', (g) => {
-    const dx = alloc(x.dtype, x.shape);
+    const dx = allocOut(x.dtype, x.shape);
     kernel('rope', x.dtype)(floatStorage(contiguous(g)), cos, sin, { ...args, inverse: true }, dx as Float32Array);
     return [new Tensor(dx, x.dtype, x.shape)];
   });

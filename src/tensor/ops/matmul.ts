@@ -3,11 +3,12 @@
 // so backward's aᵀ·g and g·bᵀ never copy.
 
 import { kernel } from '../../backend/registry.ts';
+import { noGrad } from '../autograd.ts';
 import { broadcastShapes, broadcastStrides, shapeStr } from '../shape.ts';
 import type { Tensor } from '../tensor.ts';
 import { add, sumToShape } from './elementwise.ts';
 import { reshape, squeeze, transpose, unsqueeze } from './movement.ts';
-import { alloc, assertFloat, output, view } from './util.ts';
+import { allocOut, assertFloat, output, view } from './util.ts';
 
 export function matmul(aIn: Tensor, bIn: Tensor): Tensor {
   assertFloat(aIn, 'matmul');
@@ -22,7 +23,7 @@ export function matmul(aIn: Tensor, bIn: Tensor): Tensor {
   const va = { ...view(a), strides: broadcastStrides(a.shape, a.strides, [...batch, M, K]) };
   const vb = { ...view(b), strides: broadcastStrides(b.shape, b.strides, [...batch, K, N]) };
   const shape = [...batch, M, N];
-  const out = alloc(a.dtype, shape);
+  const out = allocOut(a.dtype, shape);
   kernel('matmul', a.dtype)(va, vb, batch, M, N, K, out as Float32Array);
   let y = output(out, a.dtype, shape, [a, b], 'matmul', (g) => [
     a.requiresGrad ? sumToShape(matmul(g, transpose(b)), a.shape) : null,
@@ -39,7 +40,13 @@ export function linear(x: Tensor, weight: Tensor, bias?: Tensor | null): Tensor 
   if (x.shape[x.ndim - 1] !== inF) throw new Error(`linear: input ${shapeStr(x.shape)} does not end in ${inF} (weight ${shapeStr(weight.shape)})`);
   const lead = x.shape.slice(0, -1);
   const x2 = reshape(x, [-1, inF]);
-  let y = matmul(x2, transpose(weight));
+  // One tape entry whose weight gradient is gᵀ·x, laid out as the weight ([out, in], contiguous), rather than
+  // the transpose of xᵀ·g, which the optimiser would have to copy.
+  const y0 = noGrad(() => matmul(x2, transpose(weight)));
+  let y = output(y0.storage, y0.dtype, y0.shape, [x2, weight], 'linear', (g) => [
+    x2.requiresGrad ? matmul(g, weight) : null,
+    weight.requiresGrad ? matmul(transpose(g), x2) : null,
+  ]);
   if (bias) y = add(y, bias);
   return reshape(y, [...lead, weight.shape[0]!]);
 }

@@ -2,16 +2,16 @@
 // squeeze/unsqueeze) and copies (contiguous, concat, split, pad, gather, indexSelect). Each is differentiable.
 
 import { kernel } from '../../backend/registry.ts';
-import { walk2 } from '../../backend/reference/iter.ts';
+import { rows2 } from '../../backend/reference/iter.ts';
 import { broadcastStrides, contiguousStrides, normAxis, numel, shapeStr, type Shape } from '../shape.ts';
 import { Tensor } from '../tensor.ts';
 import { zeros } from './creation.ts';
-import { alloc, anyView, output, viewOf } from './util.ts';
+import { alloc, allocOut, anyView, output, viewOf } from './util.ts';
 import { sum } from './reduce.ts';
 
 export function contiguous(x: Tensor): Tensor {
   if (x.isContiguous) return x;
-  const out = alloc(x.dtype, x.shape);
+  const out = allocOut(x.dtype, x.shape);
   kernel('copy', x.dtype)(anyView(x), out);
   return output(out, x.dtype, x.shape, [x], 'contiguous', (g) => [g]);
 }
@@ -87,7 +87,18 @@ export function slice(x: Tensor, axis: number, start: number, end?: number, step
 /** dst[strided window] += src (dst contiguous, src any layout of the window's shape). */
 function scatterInto(dst: Tensor, src: Tensor, strides: readonly number[], offset: number): void {
   const d = dst.storage as Float64Array, s = src.storage as Float64Array;
-  walk2(src.shape, src.strides, src.offset, strides, offset, (_i, ps, pd) => { d[pd] = d[pd]! + s[ps]!; });
+  rows2(src.shape, src.strides, src.offset, strides, offset, (_i, ps, pd, n, ds, dd) => {
+    for (let j = 0; j < n; j++) d[pd + j * dd] = d[pd + j * dd]! + s[ps + j * ds]!;
+  });
+}
+
+/** Copies x into the window of `dst` at `offset` with `strides` (x's shape), one row at a time. */
+function copyWindow(x: Tensor, dst: Float64Array, strides: readonly number[], offset: number): void {
+  const s = x.storage as Float64Array;
+  rows2(x.shape, x.strides, x.offset, strides, offset, (_i, ps, pd, n, ds, dd) => {
+    if (ds === 1 && dd === 1) dst.set(s.subarray(ps, ps + n), pd);
+    else for (let j = 0; j < n; j++) dst[pd + j * dd] = s[ps + j * ds]!;
+  });
 }
 
 /** Broadcasts x to `shape` without copying (stride 0 along stretched dims). -1 keeps a dim. */
@@ -113,12 +124,11 @@ export function concat(xs: readonly Tensor[], axis = 0): Tensor {
   }
   const shape = [...first.shape];
   shape[a] = xs.reduce((p, x) => p + x.shape[a]!, 0);
-  const out = alloc(first.dtype, shape);
+  const out = allocOut(first.dtype, shape);
   const ostr = contiguousStrides(shape);
   let at = 0;
   for (const x of xs) {
-    const o = out as Float64Array, s = x.storage as Float64Array;
-    walk2(x.shape, x.strides, x.offset, ostr, at * ostr[a]!, (_i, ps, pd) => { o[pd] = s[ps]!; });
+    copyWindow(x, out as Float64Array, ostr, at * ostr[a]!);
     at += x.shape[a]!;
   }
   return output(out, first.dtype, shape, xs, 'concat', (g) => {
@@ -159,8 +169,7 @@ export function pad(x: Tensor, pads: readonly number[], value = 0): Tensor {
   if (value !== 0) out.fill(value);
   const ostr = contiguousStrides(shape);
   const off = before.reduce((p, b, i) => p + b * ostr[i]!, 0);
-  const s = x.storage as Float64Array;
-  walk2(x.shape, x.strides, x.offset, ostr, off, (_i, ps, pd) => { out[pd] = s[ps]!; });
+  copyWindow(x, out, ostr, off);
   return output(out, x.dtype, shape, [x], 'pad', (g) => {
     let t = g;
     for (let d = 0; d < x.ndim; d++) if (shape[d] !== x.shape[d]) t = slice(t, d, before[d]!, before[d]! + x.shape[d]!);
@@ -192,7 +201,7 @@ export function gather(x: Tensor, axis: number, ids: Tensor): Tensor {
   if (ids.ndim !== x.ndim) throw new Error(`gather: index rank ${ids.ndim} != input rank ${x.ndim}`);
   const idx = indexValues(ids);
   const shape = ids.shape;
-  const out = alloc(x.dtype, shape) as Float64Array;
+  const out = allocOut(x.dtype, shape) as Float64Array;
   const istr = contiguousStrides(shape);
   const positions = new Int32Array(idx.length);
   const s = x.storage as Float64Array;

@@ -8,8 +8,8 @@ import type { FloatStorage } from '../dtype.ts';
 import { Tensor } from '../tensor.ts';
 import { defaultRng, full, type Rng, zeros } from './creation.ts';
 import { cast, mul, where } from './elementwise.ts';
-import { contiguous, indexValues, reshape, transpose } from './movement.ts';
-import { alloc, assertFloat, floatStorage, output } from './util.ts';
+import { contiguous, reshape, transpose } from './movement.ts';
+import { allocOut, assertFloat, floatStorage, output } from './util.ts';
 
 /** Runs a last-axis row kernel on `axis` by moving that axis last. */
 function alongAxis(x: Tensor, axis: number, f: (rowsX: Tensor) => Tensor): Tensor {
@@ -20,10 +20,10 @@ function alongAxis(x: Tensor, axis: number, f: (rowsX: Tensor) => Tensor): Tenso
 
 function rowOp(name: 'softmax' | 'logSoftmax', x: Tensor): Tensor {
   const cols = x.shape[x.ndim - 1] ?? 1, rows = x.size / Math.max(cols, 1);
-  const out = alloc(x.dtype, x.shape);
+  const out = allocOut(x.dtype, x.shape);
   kernel(name, x.dtype)(floatStorage(x), rows, cols, out as Float32Array);
   return output(out, x.dtype, x.shape, [x], name, (g) => {
-    const dx = alloc(x.dtype, x.shape);
+    const dx = allocOut(x.dtype, x.shape);
     kernel(name === 'softmax' ? 'softmaxBackward' : 'logSoftmaxBackward', x.dtype)(
       out as Float32Array, floatStorage(contiguous(g)), rows, cols, dx as Float32Array);
     return [new Tensor(dx, x.dtype, x.shape)];
@@ -52,12 +52,12 @@ export function layerNorm(xIn: Tensor, weight: Tensor | null, bias: Tensor | nul
   checkNormParam(weight, cols, 'layerNorm weight');
   checkNormParam(bias, cols, 'layerNorm bias');
   const w = weight ? floatStorage(contiguous(weight)) : null, b = bias ? floatStorage(contiguous(bias)) : null;
-  const out = alloc(x.dtype, x.shape), mean = alloc(x.dtype, [rows]), rstd = alloc(x.dtype, [rows]);
+  const out = allocOut(x.dtype, x.shape), mean = allocOut(x.dtype, [rows]), rstd = allocOut(x.dtype, [rows]);
   kernel('layerNorm', x.dtype)(floatStorage(x), w, b, args, out as Float32Array, mean as Float32Array, rstd as Float32Array);
   return output(out, x.dtype, x.shape, [x, weight, bias], 'layerNorm', (g) => {
-    const dx = alloc(x.dtype, x.shape);
-    const dw = weight?.requiresGrad ? alloc(x.dtype, [cols]) : null;
-    const db = bias?.requiresGrad ? alloc(x.dtype, [cols]) : null;
+    const dx = allocOut(x.dtype, x.shape);
+    const dw = weight?.requiresGrad ? allocOut(x.dtype, [cols]) : null;
+    const db = bias?.requiresGrad ? allocOut(x.dtype, [cols]) : null;
     kernel('layerNormBackward', x.dtype)(floatStorage(x), w, mean as Float32Array, rstd as Float32Array, floatStorage(contiguous(g)), args,
       dx as Float32Array, dw as Float32Array | null, db as Float32Array | null);
     return [new Tensor(dx, x.dtype, x.shape), dw && new Tensor(dw, x.dtype, [cols]), db && new Tensor(db, x.dtype, [cols])];
@@ -71,11 +71,11 @@ export function rmsNorm(xIn: Tensor, weight: Tensor | null, eps = 1e-6): Tensor 
   const cols = x.shape[x.ndim - 1]!, rows = x.size / cols, args = { rows, cols, eps };
   checkNormParam(weight, cols, 'rmsNorm weight');
   const w = weight ? floatStorage(contiguous(weight)) : null;
-  const out = alloc(x.dtype, x.shape), rstd = alloc(x.dtype, [rows]);
+  const out = allocOut(x.dtype, x.shape), rstd = allocOut(x.dtype, [rows]);
   kernel('rmsNorm', x.dtype)(floatStorage(x), w, args, out as Float32Array, rstd as Float32Array);
   return output(out, x.dtype, x.shape, [x, weight], 'rmsNorm', (g) => {
-    const dx = alloc(x.dtype, x.shape);
-    const dw = weight?.requiresGrad ? alloc(x.dtype, [cols]) : null;
+    const dx = allocOut(x.dtype, x.shape);
+    const dw = weight?.requiresGrad ? allocOut(x.dtype, [cols]) : null;
     kernel('rmsNormBackward', x.dtype)(floatStorage(x), w, rstd as Float32Array, floatStorage(contiguous(g)), args,
       dx as Float32Array, dw as Float32Array | null);
     return [new Tensor(dx, x.dtype, x.shape), dw && new Tensor(dw, x.dtype, [cols])];
@@ -121,10 +121,10 @@ export function scaledDotProductAttention(qIn: Tensor, kIn: Tensor, vIn: Tensor,
     maskView = { data: m.storage as Float64Array, shape, strides, offset: m.offset };
   }
   const args = { B, H, Hkv, Tq, Tk, D, scale: opts.scale ?? 1 / Math.sqrt(D), causal: opts.causal ?? false, mask: maskView, layout } as const;
-  const out = alloc(q.dtype, q.shape), lse = alloc(q.dtype, [B, H, Tq]);
+  const out = allocOut(q.dtype, q.shape), lse = allocOut(q.dtype, [B, H, Tq]);
   kernel('attention', q.dtype)(data(q), data(k), data(v), args, out as Float32Array, lse as Float32Array);
   return output(out, q.dtype, q.shape, [q, k, v], 'attention', (g) => {
-    const dq = alloc(q.dtype, q.shape), dk = alloc(q.dtype, k.shape), dv = alloc(q.dtype, v.shape);
+    const dq = allocOut(q.dtype, q.shape), dk = allocOut(q.dtype, k.shape), dv = allocOut(q.dtype, v.shape);
     kernel('attentionBackward', q.dtype)(data(q), data(k), data(v), out as Float32Array, lse as Float32Array,
       gradData(g), args, dq as Float32Array, dk as Float32Array, dv as Float32Array);
     return [new Tensor(dq, q.dtype, q.shape, stridesOf(q.shape)), new Tensor(dk, q.dtype, k.shape, stridesOf(k.shape)),
@@ -155,13 +155,13 @@ export function crossEntropy(logitsIn: Tensor, targets: Tensor, opts: CrossEntro
   const logits = contiguous(logitsIn);
   const V = logits.shape[logits.ndim - 1]!, rows = logits.size / V;
   if (targets.size !== rows) throw new Error(`crossEntropy: ${targets.size} targets for ${rows} rows of logits ${shapeStr(logits.shape)}`);
-  const t = Int32Array.from(indexValues(targets));
-  const rowLoss = alloc(logits.dtype, [rows]) as Float64Array;
+  const t = Int32Array.from(targets.toFloat64());
+  const rowLoss = allocOut(logits.dtype, [rows]) as Float64Array;
   kernel('crossEntropy', logits.dtype)(floatStorage(logits), t, rows, V, ignore, rowLoss);
   let count = 0;
   for (const v of t) if (v !== ignore) count++;
   const backwardScaled = (scaleOf: (g: Tensor) => Float64Array | number) => (g: Tensor) => {
-    const dl = alloc(logits.dtype, logits.shape) as Float32Array;
+    const dl = allocOut(logits.dtype, logits.shape) as Float32Array;
     const s = scaleOf(g);
     if (typeof s === 'number') kernel('crossEntropyBackward', logits.dtype)(floatStorage(logits), t, rows, V, ignore, s, dl);
     else for (let r = 0; r < rows; r++) {
@@ -176,7 +176,7 @@ export function crossEntropy(logitsIn: Tensor, targets: Tensor, opts: CrossEntro
   let total = 0;
   for (let r = 0; r < rows; r++) total += rowLoss[r]!;
   const value = reduction === 'sum' ? total : total / count;
-  const out = alloc(logits.dtype, []);
+  const out = allocOut(logits.dtype, []);
   out[0] = value;
   return output(out, logits.dtype, [], [logits], 'crossEntropy',
     backwardScaled((g) => g.item() / (reduction === 'sum' ? 1 : count)));
@@ -186,21 +186,21 @@ export function crossEntropy(logitsIn: Tensor, targets: Tensor, opts: CrossEntro
 export function embedding(weight: Tensor, ids: Tensor, paddingIdx: number | null = null): Tensor {
   assertFloat(weight, 'embedding');
   const [V, C] = weight.shape as [number, number];
-  const idx = indexValues(ids);
+  const idx = ids.toFloat64();
+  for (const id of idx) if (!Number.isInteger(id) || id < 0 || id >= V) throw new Error(`embedding: id ${id} out of range [0, ${V})`);
   const w = floatStorage(contiguous(weight));
   const shape = [...ids.shape, C];
-  const out = alloc(weight.dtype, shape) as Float64Array;
-  idx.forEach((id, i) => {
-    if (!Number.isInteger(id) || id < 0 || id >= V) throw new Error(`embedding: id ${id} out of range [0, ${V})`);
-    out.set(w.subarray(id * C, id * C + C), i * C);
-  });
+  const out = allocOut(weight.dtype, shape) as Float64Array;
+  for (let i = 0; i < idx.length; i++) out.set(w.subarray(idx[i]! * C, idx[i]! * C + C), i * C);
   return output(out, weight.dtype, shape, [weight], 'embedding', (g) => {
     const gw = zeros(weight.shape, weight.dtype);
-    const gd = floatStorage(gw), gg = floatStorage(contiguous(g));
-    idx.forEach((id, i) => {
-      if (id === paddingIdx) return;
-      for (let c = 0; c < C; c++) gd[id * C + c] = gd[id * C + c]! + gg[i * C + c]!;
-    });
+    const gd = floatStorage(gw) as Float64Array, gg = floatStorage(contiguous(g)) as Float64Array;
+    for (let i = 0; i < idx.length; i++) {
+      const id = idx[i]!;
+      if (id === paddingIdx) continue;
+      const o = id * C, r = i * C;
+      for (let c = 0; c < C; c++) gd[o + c] = gd[o + c]! + gg[r + c]!;
+    }
     return [gw];
   });
 }
@@ -209,7 +209,7 @@ export function embedding(weight: Tensor, ids: Tensor, paddingIdx: number | null
 export function dropout(x: Tensor, p: number, training: boolean, rng: Rng = defaultRng()): Tensor {
   if (!training || p === 0) return x;
   if (p < 0 || p >= 1) throw new Error(`dropout: p must be in [0, 1), got ${p}`);
-  const keep = alloc(x.dtype, x.shape) as Float64Array;
+  const keep = allocOut(x.dtype, x.shape) as Float64Array;
   for (let i = 0; i < keep.length; i++) keep[i] = rng.next() >= p ? 1 / (1 - p) : 0;
   return mul(x, new Tensor(keep, x.dtype, x.shape));
 }

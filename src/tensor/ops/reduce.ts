@@ -7,14 +7,14 @@ import { normAxes } from '../shape.ts';
 import { Tensor } from '../tensor.ts';
 import { compareOp, cast, div, mul, sub } from './elementwise.ts';
 import { expand, reshape } from './movement.ts';
-import { alloc, assertFloat, output, view } from './util.ts';
+import { allocOut, assertFloat, output, view } from './util.ts';
 
 function reduceOp(op: ReduceOp, x: Tensor, axesIn?: number | readonly number[], keepDim = false): Tensor {
   assertFloat(x, op);
   const axes = normAxes(axesIn, x.ndim);
   const kept = x.shape.map((d, i) => (axes.includes(i) ? 1 : d));
   const outShape = keepDim ? kept : x.shape.filter((_, i) => !axes.includes(i));
-  const out = alloc(x.dtype, kept);
+  const out = allocOut(x.dtype, kept);
   kernel('reduce', x.dtype)(op, view(x), axes, out as Float32Array);
   return output(out, x.dtype, outShape, [x], op, (g) => {
     const gk = reshape(g, kept);

@@ -2,6 +2,7 @@
 // the tape entry when any input requires a gradient.
 
 import type { View } from '../../backend/backend.ts';
+import { profiledOutside } from '../../backend/profile.ts';
 import { getBackend } from '../../backend/registry.ts';
 import { isGradEnabled } from '../autograd.ts';
 import type { DType, FloatStorage, Storage, StorageOf } from '../dtype.ts';
@@ -16,9 +17,15 @@ export function anyView(t: Tensor): View<Storage> {
   return { data: t.storage, shape: t.shape, strides: t.strides, offset: t.offset };
 }
 
-export function alloc<D extends DType>(dtype: D, shape: Shape): StorageOf[D] {
-  return getBackend().alloc(dtype, numel(shape));
-}
+/** Zero-filled storage on the active backend (for outputs that are accumulated into or only partly written). */
+export const alloc = profiledOutside('alloc (zeroed)', <D extends DType>(dtype: D, shape: Shape): StorageOf[D] =>
+  getBackend().alloc(dtype, numel(shape)));
+
+/** Storage with unspecified contents, for an output its kernel or loop writes in full (no zero fill). */
+export const allocOut = profiledOutside('alloc (output)', <D extends DType>(dtype: D, shape: Shape): StorageOf[D] => {
+  const b = getBackend();
+  return b.allocUninit ? b.allocUninit(dtype, numel(shape)) : b.alloc(dtype, numel(shape));
+});
 
 /** The elements of a contiguous float tensor as a typed array from element 0 (a subarray: views keep an offset). */
 export function floatStorage(t: Tensor): FloatStorage {

@@ -1,127 +1,279 @@
 // @ts-nocheck — AssemblyScript source, compiled by asc (scripts/build-wasm.mjs), not by tsc.
-// Fused scaled-dot-product attention, FlashAttention style (Dao et al. 2022; Milakov & Gimelshein 2018 online
-// softmax): per query row, keys are visited in tiles of TILE scores, the running max / sum rescale the output,
-// and only logsumexp is saved for the backward. Never more than TILE scores exist at once.
-// Layouts: q, out [B, T, H, D]; k, v [B, S, Hkv, D] (grouped heads: query head h reads kv head h / (H / Hkv),
-// as HF repeat_kv); lse [B, H, T]; keyMask (optional, 0 = none) i32 [B, S], nonzero = attend.
-// Causal: query i (of T, the last T of S positions) sees keys j ≤ i + S − T.
-import { vexp, hsum } from './vmath';
+// Fused scaled-dot-product attention, forward and backward, blocked like FlashAttention-2 (Dao 2023): one
+// work unit is a (batch, kv head) pair; its K and V are packed once ([S, Dp] and transposed [Dp, S]), then
+// query blocks of QB rows of every query head of the group run as small register-tiled GEMMs:
+//   forward   scores = Q Kᵀ → row softmax (saving logsumexp) → O = P V
+//   backward  P = exp(scale·Q Kᵀ − lse), dP = dO Vᵀ, dS = P (dP − rowsum(dO⊙O)) · scale,
+//             dQ = dS K, dK += dSᵀ Q, dV += Pᵀ dO
+// Because a unit owns its kv head, dK/dV accumulate without races and dQ rows are written once.
+// Layouts: layout 1 'bthd' — q/out [B, T, H, D], k/v [B, S, Hkv, D]; layout 0 'bhtd' — q [B, H, T, D],
+// k/v [B, Hkv, S, D]. lse [B, H, T]. keyMask (0 = none) i32 [B, S], nonzero = attend.
+// Causal: query i (of T, the last T of S positions) sees keys j ≤ i + S − T. A row with no visible key gets
+// out 0 and lse +∞ (so P = 0 in the backward).
+// Packed buffers are zero-padded to Dp = D rounded up to 8 and Sp = S rounded up to 8, so every micro-kernel
+// works on whole 4×8 tiles with no edge code.
+import { vexp } from './vmath';
 
-const TILE = 64;
+const QB = 32; // query rows per block (multiple of 4)
 
-@inline function at(base: usize, i: i32): usize { return base + <usize>(i << 2); }
+@inline function madd(a: v128, b: v128, c: v128): v128 {
+  if (ASC_FEATURE_RELAXED_SIMD) return f32x4.relaxed_madd(a, b, c);
+  return f32x4.add(f32x4.mul(a, b), c);
+}
+@inline function at(base: usize, i: i32): usize { return base + (<usize>i << 2); }
+@inline function up8(n: i32): i32 { return (n + 7) & ~7; }
 
-function dotD(a: usize, b: usize, n: i32): f32 {
-  let acc = f32x4.splat(0);
-  let i = 0;
-  for (; i + 4 <= n; i += 4) acc = f32x4.add(acc, f32x4.mul(v128.load(at(a, i)), v128.load(at(b, i))));
-  let s = hsum(acc);
-  for (; i < n; i++) s += load<f32>(at(a, i)) * load<f32>(at(b, i));
-  return s;
+/** Bytes of per-worker scratch the kernels need for key length S and head dim D. */
+export function attnScratchBytes(S: i32, D: i32): i32 {
+  const Dp = up8(D), Sp = up8(S);
+  return (6 * Sp * Dp + 3 * QB * Dp + 2 * QB * Sp + QB) * 4;
 }
 
-// y = y·c + a·x over n floats
-function axpby(y: usize, c: f32, a: f32, x: usize, n: i32): void {
-  const cv = f32x4.splat(c), av = f32x4.splat(a);
-  let i = 0;
-  for (; i + 4 <= n; i += 4) v128.store(at(y, i), f32x4.add(f32x4.mul(v128.load(at(y, i)), cv), f32x4.mul(v128.load(at(x, i)), av)));
-  for (; i < n; i++) store<f32>(at(y, i), load<f32>(at(y, i)) * c + a * load<f32>(at(x, i)));
+// dst[r, 0..Dp) = src row r (D floats, rows `stride` floats apart), zero-padded; rows n..nPad zero.
+function packRows(src: usize, stride: i32, n: i32, D: i32, dst: usize, Dp: i32, nPad: i32): void {
+  for (let r = 0; r < n; r++) {
+    memory.copy(at(dst, r * Dp), at(src, r * stride), <usize>D << 2);
+    if (Dp > D) memory.fill(at(dst, r * Dp + D), 0, <usize>(Dp - D) << 2);
+  }
+  if (nPad > n) memory.fill(at(dst, n * Dp), 0, <usize>((nPad - n) * Dp) << 2);
 }
 
-@inline function keyLimit(i: i32, T: i32, S: i32, causal: i32): i32 {
-  return causal != 0 ? min(S, i + S - T + 1) : S;
+function unpackRows(src: usize, Dp: i32, n: i32, D: i32, dst: usize, stride: i32): void {
+  for (let r = 0; r < n; r++) memory.copy(at(dst, r * stride), at(src, r * Dp), <usize>D << 2);
 }
 
-// Rows are dealt round-robin in blocks of 16 (worker w of nw) so causal rows of different cost balance out.
-export function attnFwd(w: i32, nw: i32, B: i32, T: i32, S: i32, H: i32, Hkv: i32, D: i32, scale: f32, causal: i32,
-                        q: usize, k: usize, v: usize, keyMask: usize, out: usize, lse: usize, scratch: usize): void {
-  const group = H / Hkv;
-  const scores = scratch, acc = scratch + <usize>(TILE * 4);
-  const units = B * H * T;
-  for (let blk = w * 16; blk < units; blk += nw * 16) {
-    for (let u = blk; u < min(units, blk + 16); u++) {
-      const i = u % T, h = (u / T) % H, b = u / (T * H);
-      const kvh = h / group;
-      const qrow = q + ((<usize>(b * T + i) * <usize>H + <usize>h) * <usize>D) * 4;
-      const jEnd = keyLimit(i, T, S, causal);
-      let m: f32 = -Infinity, l: f32 = 0;
-      memory.fill(acc, 0, <usize>D * 4);
-      for (let j0 = 0; j0 < jEnd; j0 += TILE) {
-        const n = min(TILE, jEnd - j0);
-        let mt: f32 = -Infinity;
-        for (let t = 0; t < n; t++) {
-          const j = j0 + t;
-          let s: f32 = -Infinity;
-          if (keyMask == 0 || load<i32>(at(keyMask, b * S + j)) != 0) {
-            s = scale * dotD(qrow, k + ((<usize>(b * S + j) * <usize>Hkv + <usize>kvh) * <usize>D) * 4, D);
-          }
-          store<f32>(at(scores, t), s);
-          mt = max(mt, s);
-        }
-        if (mt == -Infinity) continue;
-        const mNew = max(m, mt);
-        const corr = m == -Infinity ? <f32>0 : f32x4.extract_lane(vexp(f32x4.splat(m - mNew)), 0);
-        l *= corr;
-        let first = true;
-        for (let t = 0; t < n; t++) {
-          const s = load<f32>(at(scores, t));
-          if (s == -Infinity) continue;
-          const p = f32x4.extract_lane(vexp(f32x4.splat(s - mNew)), 0);
-          l += p;
-          axpby(acc, first ? corr : 1, p, v + ((<usize>(b * S + j0 + t) * <usize>Hkv + <usize>kvh) * <usize>D) * 4, D);
-          first = false;
-        }
-        m = mNew;
+// dst [Dp, Sp] = srcᵀ for src [Sp, Dp] (padding already zero in src).
+function transpose(src: usize, Sp: i32, Dp: i32, dst: usize): void {
+  for (let j = 0; j < Sp; j++) for (let d = 0; d < Dp; d++) store<f32>(at(dst, d * Sp + j), load<f32>(at(src, j * Dp + d)));
+}
+
+// C[r, j] = Σ_d A[r, d] · BT[d, j] for r < rows4 (multiple of 4), j < n8 (multiple of 8); A ld Dp, BT and C ld Sp.
+function mmNT(A: usize, rows4: i32, Dp: i32, BT: usize, Sp: i32, n8: i32, C: usize): void {
+  for (let r = 0; r < rows4; r += 4) {
+    const a0 = at(A, r * Dp), a1 = a0 + (<usize>Dp << 2), a2 = a1 + (<usize>Dp << 2), a3 = a2 + (<usize>Dp << 2);
+    for (let j = 0; j < n8; j += 8) {
+      let c00 = f32x4.splat(0), c01 = c00, c10 = c00, c11 = c00, c20 = c00, c21 = c00, c30 = c00, c31 = c00;
+      let b = at(BT, j);
+      for (let d = 0; d < Dp; d++) {
+        const b0 = v128.load(b), b1 = v128.load(b, 16);
+        const o = <usize>d << 2;
+        const x0 = v128.load32_splat(a0 + o), x1 = v128.load32_splat(a1 + o);
+        c00 = madd(x0, b0, c00); c01 = madd(x0, b1, c01);
+        c10 = madd(x1, b0, c10); c11 = madd(x1, b1, c11);
+        const x2 = v128.load32_splat(a2 + o), x3 = v128.load32_splat(a3 + o);
+        c20 = madd(x2, b0, c20); c21 = madd(x2, b1, c21);
+        c30 = madd(x3, b0, c30); c31 = madd(x3, b1, c31);
+        b += <usize>Sp << 2;
       }
-      const orow = out + ((<usize>(b * T + i) * <usize>H + <usize>h) * <usize>D) * 4;
-      const lrow = at(lse, (b * H + h) * T + i);
-      if (l == 0) {
-        memory.fill(orow, 0, <usize>D * 4);
-        store<f32>(lrow, Infinity); // fully masked row: p = exp(s − ∞) = 0 in the backward
-      } else {
-        memory.fill(orow, 0, <usize>D * 4);
-        axpby(orow, 0, <f32>1 / l, acc, D);
-        store<f32>(lrow, m + Mathf.log(l));
+      const c = at(C, r * Sp + j), ld = <usize>Sp << 2;
+      v128.store(c, c00); v128.store(c, c01, 16);
+      v128.store(c + ld, c10); v128.store(c + ld, c11, 16);
+      v128.store(c + 2 * ld, c20); v128.store(c + 2 * ld, c21, 16);
+      v128.store(c + 3 * ld, c30); v128.store(c + 3 * ld, c31, 16);
+    }
+  }
+}
+
+// C[r, d] = alpha · Σ_{j<n} P[r, j] · M[j, d] for r < rows4, d < Dp; P ld Sp, M and C ld Dp.
+function mmNN(P: usize, rows4: i32, Sp: i32, n: i32, M: usize, Dp: i32, alpha: f32, C: usize): void {
+  const av = f32x4.splat(alpha);
+  for (let r = 0; r < rows4; r += 4) {
+    const p0 = at(P, r * Sp), p1 = p0 + (<usize>Sp << 2), p2 = p1 + (<usize>Sp << 2), p3 = p2 + (<usize>Sp << 2);
+    for (let d = 0; d < Dp; d += 8) {
+      let c00 = f32x4.splat(0), c01 = c00, c10 = c00, c11 = c00, c20 = c00, c21 = c00, c30 = c00, c31 = c00;
+      let m = at(M, d);
+      for (let j = 0; j < n; j++) {
+        const m0 = v128.load(m), m1 = v128.load(m, 16);
+        const o = <usize>j << 2;
+        const x0 = v128.load32_splat(p0 + o), x1 = v128.load32_splat(p1 + o);
+        c00 = madd(x0, m0, c00); c01 = madd(x0, m1, c01);
+        c10 = madd(x1, m0, c10); c11 = madd(x1, m1, c11);
+        const x2 = v128.load32_splat(p2 + o), x3 = v128.load32_splat(p3 + o);
+        c20 = madd(x2, m0, c20); c21 = madd(x2, m1, c21);
+        c30 = madd(x3, m0, c30); c31 = madd(x3, m1, c31);
+        m += <usize>Dp << 2;
+      }
+      const c = at(C, r * Dp + d), ld = <usize>Dp << 2;
+      v128.store(c, f32x4.mul(c00, av)); v128.store(c, f32x4.mul(c01, av), 16);
+      v128.store(c + ld, f32x4.mul(c10, av)); v128.store(c + ld, f32x4.mul(c11, av), 16);
+      v128.store(c + 2 * ld, f32x4.mul(c20, av)); v128.store(c + 2 * ld, f32x4.mul(c21, av), 16);
+      v128.store(c + 3 * ld, f32x4.mul(c30, av)); v128.store(c + 3 * ld, f32x4.mul(c31, av), 16);
+    }
+  }
+}
+
+// C[j, d] += Σ_{r<rows} P[r, j] · A[r, d] for j < n8, d < Dp; P ld Sp, A and C ld Dp.
+function mmTN(P: usize, rows: i32, Sp: i32, n8: i32, A: usize, Dp: i32, C: usize): void {
+  for (let j = 0; j < n8; j += 4) {
+    for (let d = 0; d < Dp; d += 8) {
+      const c = at(C, j * Dp + d), ld = <usize>Dp << 2;
+      let c00 = v128.load(c), c01 = v128.load(c, 16), c10 = v128.load(c + ld), c11 = v128.load(c + ld, 16);
+      let c20 = v128.load(c + 2 * ld), c21 = v128.load(c + 2 * ld, 16), c30 = v128.load(c + 3 * ld), c31 = v128.load(c + 3 * ld, 16);
+      let p = at(P, j), a = at(A, d);
+      for (let r = 0; r < rows; r++) {
+        const a0 = v128.load(a), a1 = v128.load(a, 16);
+        const x0 = v128.load32_splat(p), x1 = v128.load32_splat(p, 4);
+        c00 = madd(x0, a0, c00); c01 = madd(x0, a1, c01);
+        c10 = madd(x1, a0, c10); c11 = madd(x1, a1, c11);
+        const x2 = v128.load32_splat(p, 8), x3 = v128.load32_splat(p, 12);
+        c20 = madd(x2, a0, c20); c21 = madd(x2, a1, c21);
+        c30 = madd(x3, a0, c30); c31 = madd(x3, a1, c31);
+        p += <usize>Sp << 2;
+        a += <usize>Dp << 2;
+      }
+      v128.store(c, c00); v128.store(c, c01, 16);
+      v128.store(c + ld, c10); v128.store(c + ld, c11, 16);
+      v128.store(c + 2 * ld, c20); v128.store(c + 2 * ld, c21, 16);
+      v128.store(c + 3 * ld, c30); v128.store(c + 3 * ld, c31, 16);
+    }
+  }
+}
+
+// Scratch layout shared by both passes, in float offsets from the worker's scratch base:
+// Kp, Vp, KT, VT, dK, dV (Sp·Dp each), then Qp, Gp (dO), Op (QB·Dp each), P, dS (QB·Sp each), Di (QB).
+@inline function slot(scratch: usize, i: i32, Sp: i32, Dp: i32): usize {
+  const kv = Sp * Dp, qb = QB * Dp;
+  if (i < 6) return at(scratch, i * kv);
+  if (i < 9) return at(scratch, 6 * kv + (i - 6) * qb);
+  return at(scratch, 6 * kv + 3 * qb + (i - 9) * QB * Sp);
+}
+
+// Turns raw scores C (ld Sp) of rows i0..i0+nr into probabilities in place: scale, causal limit, key mask,
+// then exp(s − lse_r). With `lse` = 0 the row max/sum are computed and lse written (forward, which also
+// normalises); otherwise the saved lse is read (backward). Columns up to n8 are written (zero past the limit).
+function probs(C: usize, Sp: i32, nr: i32, n8: i32, i0: i32, T: i32, S: i32, causal: i32, scale: f32,
+               keyMask: usize, lse: usize, forward: bool): void {
+  for (let r = 0; r < nr; r++) {
+    const row = at(C, r * Sp);
+    const lim = causal != 0 ? min(S, i0 + r + S - T + 1) : S;
+    let mv = f32x4.splat(-Infinity);
+    const limv = i32x4.splat(lim), ninf = f32x4.splat(-Infinity), sv = f32x4.splat(scale);
+    let j = 0;
+    for (; j + 4 <= n8 && (keyMask == 0 || j + 4 <= S); j += 4) {
+      let keep = i32x4.lt_s(i32x4.add(i32x4.splat(j), i32x4(0, 1, 2, 3)), limv);
+      if (keyMask != 0) keep = v128.and(keep, i32x4.ne(v128.load(at(keyMask, j)), i32x4.splat(0)));
+      const s = v128.bitselect(f32x4.mul(v128.load(at(row, j)), sv), ninf, keep);
+      v128.store(at(row, j), s);
+      mv = f32x4.pmax(mv, s);
+    }
+    let m: f32 = max(max(f32x4.extract_lane(mv, 0), f32x4.extract_lane(mv, 1)), max(f32x4.extract_lane(mv, 2), f32x4.extract_lane(mv, 3)));
+    for (; j < n8; j++) {
+      let s: f32 = -Infinity;
+      if (j < lim && (keyMask == 0 || load<i32>(at(keyMask, j)) != 0)) s = load<f32>(at(row, j)) * scale;
+      store<f32>(at(row, j), s);
+      m = max(m, s);
+    }
+    let shift: f32;
+    if (forward) shift = m;
+    else shift = load<f32>(at(lse, i0 + r));
+    if (shift == -Infinity || shift == Infinity) { memory.fill(row, 0, <usize>n8 << 2); if (forward) store<f32>(at(lse, i0 + r), Infinity); continue; }
+    const shv = f32x4.splat(shift);
+    let acc = f32x4.splat(0);
+    for (let j = 0; j < n8; j += 4) {
+      const e = vexp(f32x4.sub(v128.load(at(row, j)), shv));
+      v128.store(at(row, j), e);
+      acc = f32x4.add(acc, e);
+    }
+    if (forward) {
+      const l = f32x4.extract_lane(acc, 0) + f32x4.extract_lane(acc, 1) + f32x4.extract_lane(acc, 2) + f32x4.extract_lane(acc, 3);
+      store<f32>(at(lse, i0 + r), m + Mathf.log(l));
+      const inv = f32x4.splat(<f32>1 / l);
+      for (let j = 0; j < n8; j += 4) v128.store(at(row, j), f32x4.mul(v128.load(at(row, j)), inv));
+    }
+  }
+}
+
+@inline function qBase(layout: i32, b: i32, h: i32, T: i32, H: i32, D: i32): usize {
+  return <usize>(layout == 1 ? (b * T * H + h) * D : (b * H + h) * T * D) << 2;
+}
+
+export function attnFwd(u0: i32, u1: i32, B: i32, T: i32, S: i32, H: i32, Hkv: i32, D: i32, scale: f32, causal: i32, layout: i32,
+                        q: usize, k: usize, v: usize, keyMask: usize, out: usize, lse: usize, scratch: usize): void {
+  const Dp = up8(D), Sp = up8(S), group = H / Hkv;
+  const Kp = slot(scratch, 0, Sp, Dp), Vp = slot(scratch, 1, Sp, Dp), KT = slot(scratch, 2, Sp, Dp), VT = slot(scratch, 3, Sp, Dp);
+  const dK = slot(scratch, 4, Sp, Dp), dV = slot(scratch, 5, Sp, Dp), Qp = slot(scratch, 6, Sp, Dp), Gp = slot(scratch, 7, Sp, Dp);
+  const Op = slot(scratch, 8, Sp, Dp), P = slot(scratch, 9, Sp, Dp), dS = slot(scratch, 10, Sp, Dp), Di = slot(scratch, 11, Sp, Dp);
+  const qStride = layout == 1 ? H * D : D, kStride = layout == 1 ? Hkv * D : D;
+  for (let u = u0; u < u1; u++) {
+    const b = u / Hkv, kvh = u % Hkv;
+    const kvOff = qBase(layout, b, kvh, S, Hkv, D);
+    packRows(k + kvOff, kStride, S, D, Kp, Dp, Sp);
+    packRows(v + kvOff, kStride, S, D, Vp, Dp, Sp);
+    transpose(Kp, Sp, Dp, KT);
+    const km: usize = keyMask == 0 ? <usize>0 : at(keyMask, b * S);
+    for (let g = 0; g < group; g++) {
+      const h = kvh * group + g;
+      const qOff = qBase(layout, b, h, T, H, D);
+      const lrow = at(lse, (b * H + h) * T);
+      for (let i0 = 0; i0 < T; i0 += QB) {
+        const nr = min(QB, T - i0), rows4 = (nr + 3) & ~3;
+        const jEnd = causal != 0 ? min(S, i0 + nr + S - T) : S, n8 = up8(jEnd);
+        packRows(q + qOff + (<usize>(i0 * qStride) << 2), qStride, nr, D, Qp, Dp, rows4);
+        mmNT(Qp, rows4, Dp, KT, Sp, n8, P);
+        probs(P, Sp, nr, n8, i0, T, S, causal, scale, km, lrow, true);
+        if (rows4 > nr) memory.fill(at(P, nr * Sp), 0, <usize>((rows4 - nr) * Sp) << 2);
+        mmNN(P, rows4, Sp, jEnd, Vp, Dp, 1, Op);
+        unpackRows(Op, Dp, nr, D, out + qOff + (<usize>(i0 * qStride) << 2), qStride);
       }
     }
   }
 }
 
-// Backward per (b, kv head) unit u in [u0, u1): owns dK, dV of that kv head and dQ of its query heads, so
-// units never write the same memory. p = exp(s − lse); dV += p dO; ds = p (dO·v − Σ dO⊙O); dQ += ds k; dK += ds q.
-export function attnBwd(u0: i32, u1: i32, B: i32, T: i32, S: i32, H: i32, Hkv: i32, D: i32, scale: f32, causal: i32,
+export function attnBwd(u0: i32, u1: i32, B: i32, T: i32, S: i32, H: i32, Hkv: i32, D: i32, scale: f32, causal: i32, layout: i32,
                         q: usize, k: usize, v: usize, keyMask: usize, out: usize, lse: usize, dout: usize,
-                        dq: usize, dk: usize, dv: usize): void {
-  const group = H / Hkv;
-  const dBytes = <usize>D * 4;
+                        dq: usize, dk: usize, dv: usize, scratch: usize): void {
+  const Dp = up8(D), Sp = up8(S), group = H / Hkv;
+  const Kp = slot(scratch, 0, Sp, Dp), Vp = slot(scratch, 1, Sp, Dp), KT = slot(scratch, 2, Sp, Dp), VT = slot(scratch, 3, Sp, Dp);
+  const dK = slot(scratch, 4, Sp, Dp), dV = slot(scratch, 5, Sp, Dp), Qp = slot(scratch, 6, Sp, Dp), Gp = slot(scratch, 7, Sp, Dp);
+  const Op = slot(scratch, 8, Sp, Dp), P = slot(scratch, 9, Sp, Dp), dS = slot(scratch, 10, Sp, Dp), Di = slot(scratch, 11, Sp, Dp);
+  const qStride = layout == 1 ? H * D : D, kStride = layout == 1 ? Hkv * D : D;
   for (let u = u0; u < u1; u++) {
     const b = u / Hkv, kvh = u % Hkv;
-    for (let j = 0; j < S; j++) {
-      const off = ((<usize>(b * S + j) * <usize>Hkv + <usize>kvh) * <usize>D) * 4;
-      memory.fill(dk + off, 0, dBytes);
-      memory.fill(dv + off, 0, dBytes);
-    }
+    const kvOff = qBase(layout, b, kvh, S, Hkv, D);
+    packRows(k + kvOff, kStride, S, D, Kp, Dp, Sp);
+    packRows(v + kvOff, kStride, S, D, Vp, Dp, Sp);
+    transpose(Kp, Sp, Dp, KT);
+    transpose(Vp, Sp, Dp, VT);
+    memory.fill(dK, 0, <usize>(2 * Sp * Dp) << 2); // dK and dV are adjacent
+    const km: usize = keyMask == 0 ? <usize>0 : at(keyMask, b * S);
     for (let g = 0; g < group; g++) {
       const h = kvh * group + g;
-      for (let i = 0; i < T; i++) {
-        const rowOff = ((<usize>(b * T + i) * <usize>H + <usize>h) * <usize>D) * 4;
-        const qrow = q + rowOff, gro = dout + rowOff, dqrow = dq + rowOff;
-        memory.fill(dqrow, 0, dBytes);
-        const L = load<f32>(at(lse, (b * H + h) * T + i));
-        if (L == Infinity) continue;
-        const Di = dotD(gro, out + rowOff, D);
-        const jEnd = keyLimit(i, T, S, causal);
-        for (let j = 0; j < jEnd; j++) {
-          if (keyMask != 0 && load<i32>(at(keyMask, b * S + j)) == 0) continue;
-          const kvOff = ((<usize>(b * S + j) * <usize>Hkv + <usize>kvh) * <usize>D) * 4;
-          const s = scale * dotD(qrow, k + kvOff, D);
-          const p = f32x4.extract_lane(vexp(f32x4.splat(s - L)), 0);
-          axpby(dv + kvOff, 1, p, gro, D);
-          const ds = p * (dotD(gro, v + kvOff, D) - Di) * scale;
-          axpby(dqrow, 1, ds, k + kvOff, D);
-          axpby(dk + kvOff, 1, ds, qrow, D);
+      const qOff = qBase(layout, b, h, T, H, D);
+      const lrow = at(lse, (b * H + h) * T);
+      for (let i0 = 0; i0 < T; i0 += QB) {
+        const nr = min(QB, T - i0), rows4 = (nr + 3) & ~3;
+        const jEnd = causal != 0 ? min(S, i0 + nr + S - T) : S, n8 = up8(jEnd);
+        const rowOff = qOff + (<usize>(i0 * qStride) << 2);
+        packRows(q + rowOff, qStride, nr, D, Qp, Dp, rows4);
+        packRows(dout + rowOff, qStride, nr, D, Gp, Dp, rows4);
+        packRows(out + rowOff, qStride, nr, D, Op, Dp, rows4);
+        for (let r = 0; r < nr; r++) {
+          let acc = f32x4.splat(0);
+          const gr = at(Gp, r * Dp), orow = at(Op, r * Dp);
+          for (let d = 0; d < Dp; d += 4) acc = madd(v128.load(at(gr, d)), v128.load(at(orow, d)), acc);
+          store<f32>(at(Di, r), f32x4.extract_lane(acc, 0) + f32x4.extract_lane(acc, 1) + f32x4.extract_lane(acc, 2) + f32x4.extract_lane(acc, 3));
         }
+        mmNT(Qp, rows4, Dp, KT, Sp, n8, P);
+        probs(P, Sp, nr, n8, i0, T, S, causal, scale, km, lrow, false);
+        mmNT(Gp, rows4, Dp, VT, Sp, n8, dS);
+        for (let r = 0; r < nr; r++) {
+          const pr = at(P, r * Sp), dr = at(dS, r * Sp);
+          const di = f32x4.splat(load<f32>(at(Di, r))), sv = f32x4.splat(scale);
+          for (let j = 0; j < n8; j += 4) {
+            v128.store(at(dr, j), f32x4.mul(f32x4.mul(v128.load(at(pr, j)), f32x4.sub(v128.load(at(dr, j)), di)), sv));
+          }
+        }
+        if (rows4 > nr) {
+          memory.fill(at(P, nr * Sp), 0, <usize>((rows4 - nr) * Sp) << 2);
+          memory.fill(at(dS, nr * Sp), 0, <usize>((rows4 - nr) * Sp) << 2);
+        }
+        mmNN(dS, rows4, Sp, jEnd, Kp, Dp, 1, Op);
+        unpackRows(Op, Dp, nr, D, dq + rowOff, qStride);
+        mmTN(P, nr, Sp, n8, Gp, Dp, dV);
+        mmTN(dS, nr, Sp, n8, Qp, Dp, dK);
       }
     }
+    unpackRows(dK, Dp, S, D, dk + kvOff, kStride);
+    unpackRows(dV, Dp, S, D, dv + kvOff, kStride);
   }
 }

@@ -1,7 +1,8 @@
 // @ts-nocheck — AssemblyScript source, compiled by asc (scripts/build-wasm.mjs), not by tsc.
 // Elementwise kernels over contiguous f32 ranges (n floats from byte offsets), SIMD body + scalar tail.
 // Binary ops: 0 add, 1 sub, 2 mul, 3 div. Unary ops: 0 relu, 1 gelu (erf), 2 gelu (tanh, GPT-2),
-// 3 quick_gelu x·σ(1.702x) (CLIP), 4 silu x·σ(x), 5 exp. GELU forms from Hendrycks & Gimpel (2016).
+// 3 quick_gelu x·σ(1.702x) (CLIP), 4 silu x·σ(x), 5 exp, 6 tanh, 7 sigmoid, 8 neg, 9 square, 10 abs, 11 sqrt,
+// 12 rsqrt; unaryBwd takes the same codes (0–10) and returns gy · op'(x). GELU forms from Hendrycks & Gimpel (2016).
 import { vexp, vsigmoid, vtanh, verf } from './vmath';
 
 @inline function binv(op: i32, a: v128, b: v128): v128 {
@@ -20,7 +21,44 @@ import { vexp, vsigmoid, vtanh, verf } from './vmath';
   }
   if (op == 3) return f32x4.mul(x, vsigmoid(f32x4.mul(x, f32x4.splat(1.702))));
   if (op == 4) return f32x4.mul(x, vsigmoid(x));
-  return vexp(x);
+  if (op == 5) return vexp(x);
+  if (op == 6) return vtanh(x);
+  if (op == 7) return vsigmoid(x);
+  if (op == 8) return f32x4.neg(x);
+  if (op == 9) return f32x4.mul(x, x);
+  if (op == 10) return f32x4.abs(x);
+  if (op == 11) return f32x4.sqrt(x);
+  return f32x4.div(f32x4.splat(1), f32x4.sqrt(x));
+}
+
+// d op(x)/dx for the unary codes 0–10.
+@inline function dunv(op: i32, x: v128): v128 {
+  const one = f32x4.splat(1), half = f32x4.splat(0.5);
+  if (op == 0) return v128.and(f32x4.gt(x, f32x4.splat(0)), one);
+  if (op == 1) {
+    const cdf = f32x4.mul(half, f32x4.add(one, verf(f32x4.mul(x, f32x4.splat(0.70710678118)))));
+    const pdf = f32x4.mul(f32x4.splat(0.3989422804), vexp(f32x4.mul(f32x4.mul(x, x), f32x4.splat(-0.5))));
+    return f32x4.add(cdf, f32x4.mul(x, pdf));
+  }
+  if (op == 2) {
+    const c = f32x4.splat(0.7978845608), k = f32x4.splat(0.044715);
+    const x2 = f32x4.mul(x, x);
+    const t = vtanh(f32x4.mul(c, f32x4.add(x, f32x4.mul(k, f32x4.mul(x2, x)))));
+    const dInner = f32x4.mul(c, f32x4.add(one, f32x4.mul(f32x4.splat(3 * 0.044715), x2)));
+    return f32x4.add(f32x4.mul(half, f32x4.add(one, t)), f32x4.mul(f32x4.mul(f32x4.mul(half, x), f32x4.sub(one, f32x4.mul(t, t))), dInner));
+  }
+  if (op == 3) {
+    const s = vsigmoid(f32x4.mul(x, f32x4.splat(1.702)));
+    return f32x4.add(s, f32x4.mul(f32x4.mul(f32x4.splat(1.702), x), f32x4.mul(s, f32x4.sub(one, s))));
+  }
+  if (op == 4) { const s = vsigmoid(x); return f32x4.mul(s, f32x4.add(one, f32x4.mul(x, f32x4.sub(one, s)))); }
+  if (op == 5) return vexp(x);
+  if (op == 6) { const t = vtanh(x); return f32x4.sub(one, f32x4.mul(t, t)); }
+  if (op == 7) { const s = vsigmoid(x); return f32x4.mul(s, f32x4.sub(one, s)); }
+  if (op == 8) return f32x4.splat(-1);
+  if (op == 9) return f32x4.add(x, x);
+  // abs: sign(x), 0 at 0
+  return v128.or(v128.and(f32x4.gt(x, f32x4.splat(0)), one), v128.and(f32x4.lt(x, f32x4.splat(0)), f32x4.splat(-1)));
 }
 
 // One float through the SIMD path keeps the tail bit-identical in form to the body.
@@ -73,7 +111,53 @@ export function unary(op: i32, n: i32, x: usize, out: usize): void {
   else if (op == 2) unaryLoop(2, n, x, out);
   else if (op == 3) unaryLoop(3, n, x, out);
   else if (op == 4) unaryLoop(4, n, x, out);
-  else unaryLoop(5, n, x, out);
+  else if (op == 5) unaryLoop(5, n, x, out);
+  else if (op == 6) unaryLoop(6, n, x, out);
+  else if (op == 7) unaryLoop(7, n, x, out);
+  else if (op == 8) unaryLoop(8, n, x, out);
+  else if (op == 9) unaryLoop(9, n, x, out);
+  else if (op == 10) unaryLoop(10, n, x, out);
+  else if (op == 11) unaryLoop(11, n, x, out);
+  else unaryLoop(12, n, x, out);
+}
+
+// out = gy · op'(x) over n floats.
+export function unaryBwd(op: i32, n: i32, x: usize, gy: usize, out: usize): void {
+  if (op == 0) unaryBwdLoop(0, n, x, gy, out);
+  else if (op == 1) unaryBwdLoop(1, n, x, gy, out);
+  else if (op == 2) unaryBwdLoop(2, n, x, gy, out);
+  else if (op == 3) unaryBwdLoop(3, n, x, gy, out);
+  else if (op == 4) unaryBwdLoop(4, n, x, gy, out);
+  else if (op == 5) unaryBwdLoop(5, n, x, gy, out);
+  else if (op == 6) unaryBwdLoop(6, n, x, gy, out);
+  else if (op == 7) unaryBwdLoop(7, n, x, gy, out);
+  else if (op == 8) unaryBwdLoop(8, n, x, gy, out);
+  else if (op == 9) unaryBwdLoop(9, n, x, gy, out);
+  else unaryBwdLoop(10, n, x, gy, out);
+}
+
+@inline function unaryBwdLoop(op: i32, n: i32, x: usize, gy: usize, out: usize): void {
+  let i = 0;
+  for (; i + 4 <= n; i += 4) { const o = <usize>(i << 2); v128.store(out + o, f32x4.mul(v128.load(gy + o), dunv(op, v128.load(x + o)))); }
+  for (; i < n; i++) { const o = <usize>(i << 2); store<f32>(out + o, load<f32>(gy + o) * f32x4.extract_lane(dunv(op, lane1(x + o)), 0)); }
+}
+
+// out[r, c] = a[r, c] op v[r] (a [rows, 1] column broadcast; rows = 1 is a scalar).
+export function binaryCol(op: i32, rows: i32, cols: i32, a: usize, v: usize, out: usize): void {
+  if (op == 0) binaryColLoop(0, rows, cols, a, v, out);
+  else if (op == 1) binaryColLoop(1, rows, cols, a, v, out);
+  else if (op == 2) binaryColLoop(2, rows, cols, a, v, out);
+  else binaryColLoop(3, rows, cols, a, v, out);
+}
+
+@inline function binaryColLoop(op: i32, rows: i32, cols: i32, a: usize, v: usize, out: usize): void {
+  for (let r = 0; r < rows; r++) {
+    const off = <usize>r * <usize>cols * 4, ar = a + off, orow = out + off;
+    const bv = v128.load32_splat(v + (<usize>r << 2));
+    let i = 0;
+    for (; i + 4 <= cols; i += 4) { const o = <usize>(i << 2); v128.store(orow + o, binv(op, v128.load(ar + o), bv)); }
+    for (; i < cols; i++) { const o = <usize>(i << 2); store<f32>(orow + o, f32x4.extract_lane(binv(op, lane1(ar + o), bv), 0)); }
+  }
 }
 
 @inline function unaryLoop(op: i32, n: i32, x: usize, out: usize): void {

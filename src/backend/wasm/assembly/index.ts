@@ -5,7 +5,7 @@ export function copyBytes(dst: usize, src: usize, n: usize): void { memory.copy(
 export function heapBase(): usize { return __heap_base; }
 import { GEMM_SCRATCH_BYTES } from './gemm';
 export function gemmScratchBytes(): i32 { return GEMM_SCRATCH_BYTES; }
-export { binary, binaryRow, scale, unary, swiglu, swigluBwd, adamw } from './elementwise';
-export { softmax, logSoftmax, softmaxBwd, rmsNorm, rmsNormBwd, layerNorm, layerNormBwd, crossEntropy, sumRows, sumCols, sumSquares } from './rows';
-export { attnFwd, attnBwd } from './attention';
-export { rope, im2col } from './layout';
+export { binary, binaryRow, binaryCol, scale, unary, unaryBwd, swiglu, swigluBwd, adamw } from './elementwise';
+export { softmax, logSoftmax, softmaxBwd, rmsNorm, rmsNormBwd, layerNorm, layerNormBwd, crossEntropy, crossEntropyLoss, crossEntropyGrad, sumRows, sumCols, sumSquares } from './rows';
+export { attnFwd, attnBwd, attnScratchBytes } from './attention';
+export { rope, im2col, copyStrided } from './layout';

@@ -100,10 +100,20 @@ export function rmsNormBwd(r0: i32, r1: i32, cols: i32, x: usize, w: usize, rstd
   for (let r = r0; r < r1; r++) {
     const xr = rowAt(x, r, cols), gr = rowAt(dy, r, cols), dr = rowAt(dx, r, cols);
     const rs = load<f32>(at(rstd, r));
-    let acc: f32 = 0;
-    for (let i = 0; i < cols; i++) acc += load<f32>(at(gr, i)) * load<f32>(at(w, i)) * load<f32>(at(xr, i));
+    let av = f32x4.splat(0);
+    let i = 0;
+    for (; i + 4 <= cols; i += 4) av = f32x4.add(av, f32x4.mul(f32x4.mul(v128.load(at(gr, i)), v128.load(at(w, i))), v128.load(at(xr, i))));
+    let acc = hsum(av);
+    for (; i < cols; i++) acc += load<f32>(at(gr, i)) * load<f32>(at(w, i)) * load<f32>(at(xr, i));
     const c = acc * rs * rs / <f32>cols; // mean(w dy x̂) · rstd, folded
-    for (let i = 0; i < cols; i++) {
+    const rv = f32x4.splat(rs), cv = f32x4.splat(c);
+    i = 0;
+    for (; i + 4 <= cols; i += 4) {
+      const xi = v128.load(at(xr, i)), gi = v128.load(at(gr, i));
+      v128.store(at(dr, i), f32x4.mul(rv, f32x4.sub(f32x4.mul(gi, v128.load(at(w, i))), f32x4.mul(xi, cv))));
+      v128.store(at(dw, i), f32x4.add(v128.load(at(dw, i)), f32x4.mul(f32x4.mul(gi, xi), rv)));
+    }
+    for (; i < cols; i++) {
       const xi = load<f32>(at(xr, i)), gi = load<f32>(at(gr, i));
       store<f32>(at(dr, i), rs * (gi * load<f32>(at(w, i)) - xi * c));
       store<f32>(at(dw, i), load<f32>(at(dw, i)) + gi * xi * rs);
@@ -174,6 +184,44 @@ export function crossEntropy(r0: i32, r1: i32, cols: i32, x: usize, targets: usi
     store<f32>(at(dr, t), load<f32>(at(dr, t)) - gradScale);
   }
   return total;
+}
+
+// Σ exp(x − shift) over n floats, nothing stored (the loss-only pass).
+function expSum(x: usize, n: i32, shift: f32): f32 {
+  const sv = f32x4.splat(shift);
+  let acc = f32x4.splat(0), acc2 = f32x4.splat(0);
+  let i = 0;
+  for (; i + 8 <= n; i += 8) {
+    acc = f32x4.add(acc, vexp(f32x4.sub(v128.load(at(x, i)), sv)));
+    acc2 = f32x4.add(acc2, vexp(f32x4.sub(v128.load(at(x, i + 4)), sv)));
+  }
+  for (; i + 4 <= n; i += 4) acc = f32x4.add(acc, vexp(f32x4.sub(v128.load(at(x, i)), sv)));
+  let s = hsum(f32x4.add(acc, acc2));
+  for (; i < n; i++) s += f32x4.extract_lane(vexp(f32x4.splat(load<f32>(at(x, i)) - shift)), 0);
+  return s;
+}
+
+// The two halves of crossEntropy as the engine's kernels call them (targets already range-checked):
+// loss[r] = logsumexp(x[r]) − x[r, t] (0 where t = ignoreIndex) ...
+export function crossEntropyLoss(r0: i32, r1: i32, cols: i32, x: usize, targets: usize, ignoreIndex: i32, loss: usize): void {
+  for (let r = r0; r < r1; r++) {
+    const xr = rowAt(x, r, cols), t = load<i32>(at(targets, r));
+    if (t == ignoreIndex) { store<f32>(at(loss, r), 0); continue; }
+    const m = rowMax(xr, cols);
+    store<f32>(at(loss, r), m + Mathf.log(expSum(xr, cols, m)) - load<f32>(at(xr, t)));
+  }
+}
+
+// ... and dx[r] = scale · (softmax(x[r]) − onehot(t)), zero rows where t = ignoreIndex.
+export function crossEntropyGrad(r0: i32, r1: i32, cols: i32, x: usize, targets: usize, ignoreIndex: i32, scale: f32, dx: usize): void {
+  for (let r = r0; r < r1; r++) {
+    const xr = rowAt(x, r, cols), dr = rowAt(dx, r, cols), t = load<i32>(at(targets, r));
+    if (t == ignoreIndex) { memory.fill(dr, 0, <usize>cols * 4); continue; }
+    const m = rowMax(xr, cols);
+    const s = expShiftSum(xr, dr, cols, m);
+    affine(dr, dr, cols, scale / s, 0);
+    store<f32>(at(dr, t), load<f32>(at(dr, t)) - scale);
+  }
 }
 
 // out[r] = Σ_c x[r, c] for rows [r0, r1).
