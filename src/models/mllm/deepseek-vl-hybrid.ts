@@ -6,26 +6,26 @@
 // patches. The aligner then mixes both branches (high-res half first) before the Llama decoder, as DeepSeek-VL.
 // Checkpoints use the runtime names (`model.high_res_vision_model.vision_encoder.*`, `model.high_res_vision_neck.*`,
 // `model.high_res_vision_proj.*`, `model.high_res_vision_alpha`, plus DeepSeek-VL's).
+// The splice, head, forward (with loss) and greedy generate are the shared ones of ./vlm.ts.
 //
 // Shapes: B batch, T tokens, I images, g SAM grid, O SAM neck channels, o SigLIP grid, N = o², C text width.
 
-import { Linear } from '../../nn/layers.ts';
+import type { Linear } from '../../nn/layers.ts';
 import { Module, parameter, type Parameter } from '../../nn/module.ts';
 import { zerosInit } from '../../nn/init.ts';
-import { linear, noGrad, slice, type Tensor } from '../../tensor/index.ts';
+import type { Tensor } from '../../tensor/index.ts';
 import { ConfigReader, type Json } from '../../io/hf/config.ts';
 import { loadCheckpointInto } from '../../io/hf/llava-weights.ts';
-import type { KVCache } from '../llm/cache.ts';
 import { DecoderModel } from '../llm/decoder.ts';
-import { greedyGenerate, type GreedyResult } from '../llm/generate.ts';
+import type { GreedyResult } from '../llm/generate.ts';
 import { DeepseekHybridAligner } from '../projector/deepseek-aligner.ts';
 import { HighResProjection } from '../projector/deepseek-high-res.ts';
 import { gridSize } from '../vision/vit/config.ts';
 import { SiglipVisionTower } from '../vision/vit/siglip.ts';
 import { parseSamVitConfig, SamNeck, SamVisionModel, type SamOutput, type SamVitConfig } from '../vision/sam.ts';
 import { registerModel, type LoadedModel, type NamedTensors } from '../registry.ts';
-import { causalLmLoss } from './llava.ts';
-import { deepseekRuntimeName, embedWithImages, parseDeepseekVlConfig, siglipFeatures, type DeepseekVlConfig, type SiglipFeatures } from './deepseek-vl.ts';
+import { deepseekRuntimeName, parseDeepseekVlConfig, siglipFeatures, type DeepseekVlConfig, type SiglipFeatures } from './deepseek-vl.ts';
+import { DecoderVlm, lmHead, namedVlmInput, vlmEntryPoints, type DecoderVlmInput, type ImageRows } from './vlm.ts';
 
 export interface DeepseekVlHybridConfig extends DeepseekVlConfig {
   readonly highRes: SamVitConfig;
@@ -38,7 +38,7 @@ export function parseDeepseekVlHybridConfig(json: Json, where = 'config.json'): 
   return Object.freeze({ ...base, highRes });
 }
 
-export interface HybridImageFeatures {
+export interface HybridImageFeatures extends ImageRows {
   readonly low: SiglipFeatures;
   readonly sam: SamOutput;
   /** [I, O, g, g] high_res_vision_neck(sam_hidden_states[gi + 1]). */
@@ -49,18 +49,10 @@ export interface HybridImageFeatures {
   readonly projOfGlobal: Tensor;
   /** [I, N, 4·O] */
   readonly highRes: Tensor;
-  /** [I, N, C] aligner output. */
-  readonly projected: Tensor;
 }
 
-export interface HybridInput {
-  inputIds: Tensor;
-  pixelValues?: Tensor | null;
+export interface HybridInput extends DecoderVlmInput {
   highResPixelValues?: Tensor | null;
-  attentionMask?: Tensor | null;
-  positionIds?: Tensor | null;
-  labels?: Tensor | null;
-  cache?: KVCache;
 }
 
 class HybridBody extends Module {
@@ -83,13 +75,13 @@ class HybridBody extends Module {
   }
 }
 
-export class DeepseekVlHybrid extends Module {
+export class DeepseekVlHybrid extends DecoderVlm<HybridInput, HybridImageFeatures> {
   model: HybridBody;
   lm_head: Linear | null;
   constructor(readonly cfg: DeepseekVlHybridConfig) {
-    super();
+    super({ model: 'deepseek-vl-hybrid', imageTokens: 'image tokens' });
     this.model = new HybridBody(cfg);
-    this.lm_head = cfg.text.tieWordEmbeddings ? null : new Linear(cfg.text.hiddenSize, cfg.text.vocabSize, { bias: false });
+    this.lm_head = lmHead(cfg.text);
   }
 
   /** low-res pixels [I, 3, H, W] and high-res pixels [I, 3, Hs, Ws] → every stage of the two branches. */
@@ -111,39 +103,20 @@ export class DeepseekVlHybrid extends Module {
     return { low, sam, globalNeck, projOfLast, projOfGlobal, highRes, projected: m.aligner.forward(low.lastHiddenState, highRes) };
   }
 
-  head(h: Tensor): Tensor {
-    return linear(h, this.lm_head?.weight ?? this.model.language_model.embed_tokens.weight);
+  get decoder(): DecoderModel {
+    return this.model.language_model;
   }
 
-  private features(pixels: Tensor | null | undefined, highRes: Tensor | null | undefined): HybridImageFeatures | null {
+  protected imagesOf(input: HybridInput): HybridImageFeatures | null {
+    const { pixelValues: pixels, highResPixelValues: highRes } = input;
     if (!pixels && !highRes) return null;
     if (!pixels || !highRes) throw new Error('deepseek-vl-hybrid: give both pixel_values and high_res_pixel_values, or neither');
     return this.imageFeatures(pixels, highRes);
   }
 
-  forward(input: HybridInput): { logits: Tensor; loss: Tensor | null; cache: KVCache; image: HybridImageFeatures | null } {
-    const image = this.features(input.pixelValues, input.highResPixelValues);
-    const lm = this.model.language_model;
-    const out = lm.forward({
-      inputsEmbeds: embedWithImages(lm, input.inputIds, this.cfg.imageTokenId, image?.projected ?? null, 'deepseek-vl-hybrid'),
-      attentionMask: input.attentionMask ?? null, positionIds: input.positionIds ?? null, ...(input.cache ? { cache: input.cache } : {}),
-    });
-    const logits = this.head(out.lastHiddenState);
-    return { logits, loss: input.labels ? causalLmLoss(logits, input.labels) : null, cache: out.cache, image };
-  }
-
   /** Greedy continuation (left padding as transformers generate) and the raw logits of each step. */
   generate(inputIds: Tensor, pixelValues: Tensor | null, highResPixelValues: Tensor | null, attentionMask: Tensor | null, maxNewTokens: number): GreedyResult {
-    const lm = this.model.language_model;
-    return greedyGenerate(inputIds, attentionMask, maxNewTokens, (s) => {
-      const features = s.cache === null ? this.features(pixelValues, highResPixelValues)?.projected ?? null : null;
-      const out = lm.forward({
-        inputsEmbeds: embedWithImages(lm, s.inputIds, this.cfg.imageTokenId, features, 'deepseek-vl-hybrid'),
-        attentionMask: s.attentionMask, positionIds: s.positionIds, ...(s.cache ? { cache: s.cache } : {}),
-      });
-      const T = out.lastHiddenState.shape[1]!;
-      return { logits: this.head(slice(out.lastHiddenState, 1, T - 1, T)), cache: out.cache };
-    });
+    return this.greedy({ inputIds, pixelValues, highResPixelValues, attentionMask }, maxNewTokens);
   }
 }
 
@@ -151,28 +124,10 @@ export function loadDeepseekVlHybrid(dir: string, config: Record<string, unknown
   const module = new DeepseekVlHybrid(parseDeepseekVlHybridConfig(config, `${dir}/config.json`));
   const report = loadCheckpointInto(module, dir, deepseekRuntimeName, new Set(['lm_head.weight']));
   module.eval();
-  const arg = (inputs: NamedTensors, name: string): Tensor | null => inputs.get(name) ?? null;
-  const ids = (inputs: NamedTensors, what: string): Tensor => {
-    const t = inputs.get('input_ids');
-    if (!t) throw new Error(`deepseek-vl-hybrid ${what}: inputs need "input_ids"`);
-    return t;
-  };
+  const toInput = (inputs: NamedTensors, what: string): HybridInput => ({ ...namedVlmInput(inputs, what), highResPixelValues: inputs.get('high_res_pixel_values') ?? null });
   return {
-    modelType: 'deepseek_vl_hybrid', dir, config, module,
-    forward(inputs: NamedTensors): NamedTensors {
-      const out = module.forward({
-        inputIds: ids(inputs, 'forward'), pixelValues: arg(inputs, 'pixel_values'), highResPixelValues: arg(inputs, 'high_res_pixel_values'),
-        attentionMask: arg(inputs, 'attention_mask'), positionIds: arg(inputs, 'position_ids'), labels: arg(inputs, 'labels'),
-      });
-      const result: NamedTensors = new Map([['logits', out.logits]]);
-      if (out.loss) result.set('loss', out.loss);
-      return result;
-    },
+    modelType: 'deepseek_vl_hybrid', dir, config, module, ...vlmEntryPoints('deepseek-vl-hybrid', module, toInput),
     checkpointKey: (name) => report.keyOf.get(name) ?? name,
-    generate(inputs: NamedTensors, maxNewTokens: number): number[][] {
-      return noGrad(() => module.generate(ids(inputs, 'generate'), arg(inputs, 'pixel_values'), arg(inputs, 'high_res_pixel_values'),
-        arg(inputs, 'attention_mask'), maxNewTokens).tokens);
-    },
   };
 }
 

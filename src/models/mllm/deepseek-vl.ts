@@ -4,24 +4,22 @@
 // in row-major order across the batch. The SigLIP pooling head is stored in checkpoints but never run.
 // Checkpoints use the runtime names (`model.vision_model.*`, `model.aligner.*`, `model.language_model.*`,
 // `lm_head.weight`); SigLIP keys may also carry a second `vision_model.` (`model.vision_model.vision_model.*`).
+// The splice, head, forward (with loss) and greedy generate are the shared ones of ./vlm.ts.
 //
 // Shapes: B batch, T tokens, I images, N patches per image, Cv vision width, C text width, V vocab.
 
-import { Linear } from '../../nn/layers.ts';
+import type { Linear } from '../../nn/layers.ts';
 import { Module } from '../../nn/module.ts';
-import { linear, noGrad, slice, type Tensor } from '../../tensor/index.ts';
+import type { Tensor } from '../../tensor/index.ts';
 import { ConfigReader, type Json } from '../../io/hf/config.ts';
 import { loadCheckpointInto } from '../../io/hf/llava-weights.ts';
-import type { KVCache } from '../llm/cache.ts';
-import { parseLlmConfig, type LlmConfig } from '../llm/config.ts';
+import type { LlmConfig } from '../llm/config.ts';
 import { DecoderModel } from '../llm/decoder.ts';
-import { greedyGenerate, type GreedyResult } from '../llm/generate.ts';
 import { DeepseekAligner } from '../projector/deepseek-aligner.ts';
 import { parseVitConfig, type VitConfig } from '../vision/vit/config.ts';
 import { SiglipVisionTower } from '../vision/vit/siglip.ts';
-import { registerModel, type LoadedModel, type NamedTensors } from '../registry.ts';
-import { causalLmLoss } from './llava.ts';
-import { spliceFeatures } from './splice.ts';
+import { registerModel, type LoadedModel } from '../registry.ts';
+import { lmHead, namedVlmInput, parseVlmTextConfig, PixelValuesVlm, vlmEntryPoints, type DecoderVlmInput, type DecoderVlmOutput, type ImageRows } from './vlm.ts';
 
 export interface DeepseekVlConfig {
   readonly text: LlmConfig;
@@ -31,9 +29,7 @@ export interface DeepseekVlConfig {
 
 export function parseDeepseekVlConfig(json: Json, where = 'config.json'): DeepseekVlConfig {
   const c = new ConfigReader(json, where);
-  const textJson = c.child('text_config').obj;
-  const tie = c.has('tie_word_embeddings') ? c.bool('tie_word_embeddings') : null;
-  const text = parseLlmConfig(tie === null ? textJson : { ...textJson, tie_word_embeddings: tie }, `${where}:text_config`);
+  const text = parseVlmTextConfig(c, where);
   const vision = parseVitConfig(c.child('vision_config').obj, `${where}:vision_config`);
   if (vision.kind !== 'siglip') throw new Error(`${where}:vision_config: DeepSeek-VL needs a SigLIP vision model, got ${vision.kind}`);
   return Object.freeze({ text, vision, imageTokenId: c.int('image_token_id') });
@@ -59,30 +55,13 @@ export function siglipFeatures(tower: SiglipVisionTower, pixels: Tensor): Siglip
   return { hiddenStates, lastHiddenState: tower.post_layernorm.forward(hiddenStates[hiddenStates.length - 1]!) };
 }
 
-/** Token embeddings with image features over the image tokens; errors name the counts (as transformers). */
-export function embedWithImages(lm: DecoderModel, inputIds: Tensor, imageTokenId: number, features: Tensor | null, model: string): Tensor {
-  const embeds = lm.embed(inputIds);
-  if (!features) {
-    if (inputIds.toList().includes(imageTokenId)) throw new Error(`${model}: input_ids hold image tokens (id ${imageTokenId}) but no pixel_values were given`);
-    return embeds;
-  }
-  const [I, N, C] = features.shape as [number, number, number];
-  return spliceFeatures(embeds, inputIds, imageTokenId, features.reshape([I * N, C]));
+export interface DeepseekVlImageFeatures extends ImageRows {
+  readonly vision: SiglipFeatures;
 }
 
-export interface DeepseekVlInput {
-  inputIds: Tensor;
-  pixelValues?: Tensor | null;
-  attentionMask?: Tensor | null;
-  positionIds?: Tensor | null;
-  labels?: Tensor | null;
-  cache?: KVCache;
-}
+export type DeepseekVlInput = DecoderVlmInput;
 
-export interface DeepseekVlOutput {
-  logits: Tensor; // [B, T, V]
-  loss: Tensor | null;
-  cache: KVCache;
+export interface DeepseekVlOutput extends DecoderVlmOutput<DeepseekVlImageFeatures> {
   vision: SiglipFeatures | null;
   /** [I, N, C] aligner output. */
   imageFeatures: Tensor | null;
@@ -100,46 +79,29 @@ class DeepseekVlBody extends Module {
   }
 }
 
-export class DeepseekVl extends Module {
+export class DeepseekVl extends PixelValuesVlm<DeepseekVlImageFeatures> {
   model: DeepseekVlBody;
   lm_head: Linear | null;
   constructor(readonly cfg: DeepseekVlConfig) {
-    super();
+    super({ model: 'deepseek-vl', imageTokens: 'image tokens' });
     this.model = new DeepseekVlBody(cfg);
-    this.lm_head = cfg.text.tieWordEmbeddings ? null : new Linear(cfg.text.hiddenSize, cfg.text.vocabSize, { bias: false });
+    this.lm_head = lmHead(cfg.text);
   }
 
   /** pixels [I, 3, H, W] → SigLIP features and the aligner output [I, N, C]. */
-  imageFeatures(pixels: Tensor): { vision: SiglipFeatures; projected: Tensor } {
+  imageFeatures(pixels: Tensor): DeepseekVlImageFeatures {
     const vision = siglipFeatures(this.model.vision_model, pixels);
     return { vision, projected: this.model.aligner.forward(vision.lastHiddenState) };
   }
 
-  head(h: Tensor): Tensor {
-    return linear(h, this.lm_head?.weight ?? this.model.language_model.embed_tokens.weight);
+  get decoder(): DecoderModel {
+    return this.model.language_model;
   }
 
-  forward(input: DeepseekVlInput): DeepseekVlOutput {
-    const image = input.pixelValues ? this.imageFeatures(input.pixelValues) : null;
-    const inputsEmbeds = embedWithImages(this.model.language_model, input.inputIds, this.cfg.imageTokenId, image?.projected ?? null, 'deepseek-vl');
-    const out = this.model.language_model.forward({
-      inputsEmbeds, attentionMask: input.attentionMask ?? null, positionIds: input.positionIds ?? null, ...(input.cache ? { cache: input.cache } : {}),
-    });
-    const logits = this.head(out.lastHiddenState);
-    return { logits, loss: input.labels ? causalLmLoss(logits, input.labels) : null, cache: out.cache, vision: image?.vision ?? null, imageFeatures: image?.projected ?? null };
-  }
-
-  /** Greedy continuation (left padding as transformers generate) and the raw logits of each step. */
-  generate(inputIds: Tensor, pixelValues: Tensor | null, attentionMask: Tensor | null, maxNewTokens: number): GreedyResult {
-    return greedyGenerate(inputIds, attentionMask, maxNewTokens, (s) => {
-      const features = s.cache === null && pixelValues ? this.imageFeatures(pixelValues).projected : null;
-      const out = this.model.language_model.forward({
-        inputsEmbeds: embedWithImages(this.model.language_model, s.inputIds, this.cfg.imageTokenId, features, 'deepseek-vl'),
-        attentionMask: s.attentionMask, positionIds: s.positionIds, ...(s.cache ? { cache: s.cache } : {}),
-      });
-      const T = out.lastHiddenState.shape[1]!;
-      return { logits: this.head(slice(out.lastHiddenState, 1, T - 1, T)), cache: out.cache };
-    });
+  /** The shared output plus the SigLIP stages and aligner output under their own names. */
+  override forward(input: DeepseekVlInput): DeepseekVlOutput {
+    const out = super.forward(input);
+    return { ...out, vision: out.image?.vision ?? null, imageFeatures: out.image?.projected ?? null };
   }
 }
 
@@ -147,27 +109,9 @@ export function loadDeepseekVl(dir: string, config: Record<string, unknown>): Lo
   const module = new DeepseekVl(parseDeepseekVlConfig(config, `${dir}/config.json`));
   const report = loadCheckpointInto(module, dir, deepseekRuntimeName, new Set(['lm_head.weight']));
   module.eval();
-  const arg = (inputs: NamedTensors, name: string): Tensor | null => inputs.get(name) ?? null;
-  const ids = (inputs: NamedTensors, what: string): Tensor => {
-    const t = inputs.get('input_ids');
-    if (!t) throw new Error(`deepseek-vl ${what}: inputs need "input_ids"`);
-    return t;
-  };
   return {
-    modelType: 'deepseek_vl', dir, config, module,
-    forward(inputs: NamedTensors): NamedTensors {
-      const out = module.forward({
-        inputIds: ids(inputs, 'forward'), pixelValues: arg(inputs, 'pixel_values'), attentionMask: arg(inputs, 'attention_mask'),
-        positionIds: arg(inputs, 'position_ids'), labels: arg(inputs, 'labels'),
-      });
-      const result: NamedTensors = new Map([['logits', out.logits]]);
-      if (out.loss) result.set('loss', out.loss);
-      return result;
-    },
+    modelType: 'deepseek_vl', dir, config, module, ...vlmEntryPoints('deepseek-vl', module, namedVlmInput),
     checkpointKey: (name) => report.keyOf.get(name) ?? name,
-    generate(inputs: NamedTensors, maxNewTokens: number): number[][] {
-      return noGrad(() => module.generate(ids(inputs, 'generate'), arg(inputs, 'pixel_values'), arg(inputs, 'attention_mask'), maxNewTokens).tokens);
-    },
   };
 }
 

@@ -5,22 +5,23 @@
 // Vision positions follow Idefics3VisionEmbeddings' bucketing of fractional patch coordinates, so images smaller
 // than `image_size` reuse the trained table; every patch is treated as valid (no pixel_attention_mask).
 // Parameter names are the checkpoint keys: `model.vision_model.*`, `model.connector.*`, `model.text_model.*`, `lm_head.weight`.
+// The splice, head, forward (with loss) and greedy generate are the shared ones of ./vlm.ts.
 //
 // Shapes: B batch, I images per row, P patch, g patches per side, N = g² vision tokens, Cv vision width,
 // M = N/s² image tokens, C text width, T tokens, V vocab.
 
 import { Conv2d, Embedding, LayerNorm, Linear } from '../../nn/layers.ts';
 import { Module } from '../../nn/module.ts';
-import { linear, slice, stack, tensor, type Tensor } from '../../tensor/index.ts';
+import { slice, stack, tensor, type Tensor } from '../../tensor/index.ts';
 import { ConfigReader, type Json } from '../../io/hf/config.ts';
 import { loadCheckpointInto } from '../../io/hf/llava-weights.ts';
-import { parseLlmConfig, type LlmConfig } from '../llm/config.ts';
+import type { LlmConfig } from '../llm/config.ts';
 import { DecoderModel } from '../llm/decoder.ts';
 import { parseVitConfig, type VitConfig } from '../vision/vit/config.ts';
 import { VitEncoder } from '../vision/vit/encoder.ts';
 import { PixelShuffleProjector } from '../projector/pixel-shuffle.ts';
 import { registerModel, type LoadedModel, type NamedTensors } from '../registry.ts';
-import { spliceFeatures } from './splice.ts';
+import { DecoderVlm, lmHead, namedVlmInput, parseVlmTextConfig, type DecoderVlmInput, type ImageRows } from './vlm.ts';
 
 export interface Idefics3Config {
   readonly vision: VitConfig;
@@ -31,9 +32,7 @@ export interface Idefics3Config {
 
 export function parseIdefics3Config(json: Json, where = 'config.json'): Idefics3Config {
   const c = new ConfigReader(json, where);
-  const textJson = c.child('text_config').obj;
-  const tie = c.has('tie_word_embeddings') ? c.bool('tie_word_embeddings') : null;
-  const text = parseLlmConfig(tie === null ? textJson : { ...textJson, tie_word_embeddings: tie }, `${where}:text_config`);
+  const text = parseVlmTextConfig(c, where);
   // The Idefics3 vision config is SigLIP's under another model_type (and defaults).
   const vision = parseVitConfig({ ...c.child('vision_config').obj, model_type: 'siglip_vision_model' }, `${where}:vision_config`);
   const scaleFactor = c.int('scale_factor', 2);
@@ -111,19 +110,13 @@ class Idefics3Body extends Module {
   }
 }
 
-export interface Idefics3Output {
-  logits: Tensor; // [B, T, V]
-  /** [images, M, C] the connector output spliced over the image tokens; null without pixel_values. */
-  imageHiddenStates: Tensor | null;
-}
-
-export class Idefics3 extends Module {
+export class Idefics3 extends DecoderVlm<DecoderVlmInput, ImageRows> {
   model: Idefics3Body;
   lm_head: Linear | null;
   constructor(readonly cfg: Idefics3Config) {
-    super();
+    super({ model: 'idefics3', imageTokens: 'image tokens' });
     this.model = new Idefics3Body(cfg);
-    this.lm_head = cfg.text.tieWordEmbeddings ? null : new Linear(cfg.text.hiddenSize, cfg.text.vocabSize, { bias: false });
+    this.lm_head = lmHead(cfg.text);
   }
 
   /** pixels [B, I, 3, H, W] (all-zero padding images skipped, as HF) → [images, M, C] */
@@ -140,17 +133,13 @@ export class Idefics3 extends Module {
     return this.model.connector.forward(this.model.vision_model.forward(stack(real, 0))); // [images, M, C]
   }
 
-  forward(inputIds: Tensor, pixelValues: Tensor | null, attentionMask: Tensor | null = null): Idefics3Output {
-    let embeds = this.model.text_model.embed(inputIds); // [B, T, C]
-    const image = pixelValues ? this.imageFeatures(pixelValues) : null;
-    if (image) {
-      const [n, M, C] = image.shape as [number, number, number];
-      embeds = spliceFeatures(embeds, inputIds, this.cfg.imageTokenId, image.reshape([n * M, C]));
-    } else if (inputIds.toList().includes(this.cfg.imageTokenId)) {
-      throw new Error(`idefics3: input_ids hold image tokens (id ${this.cfg.imageTokenId}) but no pixel_values were given`);
-    }
-    const h = this.model.text_model.forward({ inputsEmbeds: embeds, attentionMask }).lastHiddenState;
-    return { logits: linear(h, this.lm_head?.weight ?? this.model.text_model.embed_tokens.weight), imageHiddenStates: image };
+  get decoder(): DecoderModel {
+    return this.model.text_model;
+  }
+
+  /** The connector output [images, M, C] is what gets spliced (HF's image_hidden_states). */
+  protected imagesOf(input: DecoderVlmInput): ImageRows | null {
+    return input.pixelValues ? { projected: this.imageFeatures(input.pixelValues) } : null;
   }
 }
 
@@ -161,11 +150,10 @@ export function loadIdefics3(dir: string, config: Record<string, unknown>): Load
   return {
     modelType: 'idefics3', dir, config, module,
     forward(inputs: NamedTensors): NamedTensors {
-      const ids = inputs.get('input_ids');
-      if (!ids) throw new Error('idefics3 forward: inputs need "input_ids"');
-      const out = module.forward(ids, inputs.get('pixel_values') ?? null, inputs.get('attention_mask') ?? null);
+      const out = module.forward(namedVlmInput(inputs, 'idefics3 forward'));
       const result: NamedTensors = new Map([['logits', out.logits]]);
-      if (out.imageHiddenStates) result.set('image_hidden_states', out.imageHiddenStates);
+      if (out.loss) result.set('loss', out.loss);
+      if (out.image) result.set('image_hidden_states', out.image.projected);
       return result;
     },
     checkpointKey: (name) => report.keyOf.get(name) ?? name,

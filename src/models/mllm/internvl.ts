@@ -4,23 +4,21 @@
 // `<IMG_CONTEXT>` positions of input_ids in row-major order across the batch (the processor has already expanded
 // them between `<img>` and `</img>`). Parameter names are the transformers runtime names; checkpoints use the LLaVA
 // layout (`vision_tower.*`, `multi_modal_projector.*`, `language_model.model.*`, `language_model.lm_head.weight`).
+// The splice, head, forward (with loss) and greedy generate are the shared ones of ./vlm.ts.
 //
 // Shapes: B batch, T tokens, I tiles, N tokens per tile (CLS + P), M = (g·ratio)² features per tile, C text width.
 
-import { Linear } from '../../nn/layers.ts';
+import type { Linear } from '../../nn/layers.ts';
 import { Module } from '../../nn/module.ts';
-import { linear, noGrad, slice, type Tensor } from '../../tensor/index.ts';
+import { slice, type Tensor } from '../../tensor/index.ts';
 import { ConfigReader, type Json } from '../../io/hf/config.ts';
 import { llavaCheckpointKey, llavaRuntimeName, loadCheckpointInto } from '../../io/hf/llava-weights.ts';
-import type { KVCache } from '../llm/cache.ts';
-import { parseLlmConfig, type LlmConfig } from '../llm/config.ts';
+import type { LlmConfig } from '../llm/config.ts';
 import { DecoderModel } from '../llm/decoder.ts';
-import { greedyGenerate, type GreedyResult } from '../llm/generate.ts';
 import { InternVlProjector, pixelShuffle, shuffleFactor } from '../projector/internvl-mlp.ts';
 import { InternVisionTower, parseInternVitConfig, type InternVitConfig, type InternVitOutput } from '../vision/intern-vit.ts';
-import { registerModel, type LoadedModel, type NamedTensors } from '../registry.ts';
-import { causalLmLoss } from './llava.ts';
-import { spliceFeatures } from './splice.ts';
+import { registerModel, type LoadedModel } from '../registry.ts';
+import { lmHead, namedVlmInput, parseVlmTextConfig, PixelValuesVlm, vlmEntryPoints, type DecoderVlmInput, type DecoderVlmOutput, type ImageRows } from './vlm.ts';
 
 export interface InternVlConfig {
   readonly text: LlmConfig;
@@ -36,9 +34,7 @@ export interface InternVlConfig {
 
 export function parseInternVlConfig(json: Json, where = 'config.json'): InternVlConfig {
   const c = new ConfigReader(json, where);
-  const textJson = c.child('text_config').obj;
-  const tie = c.has('tie_word_embeddings') ? c.bool('tie_word_embeddings') : null;
-  const text = parseLlmConfig(tie === null ? textJson : { ...textJson, tie_word_embeddings: tie }, `${where}:text_config`);
+  const text = parseVlmTextConfig(c, where);
   const vision = parseInternVitConfig(c.child('vision_config').obj, `${where}:vision_config`);
   const strategy = c.str('vision_feature_select_strategy', 'default');
   if (strategy !== 'default' && strategy !== 'full') throw new Error(`${where}: vision_feature_select_strategy "${strategy}" must be "default" or "full"`);
@@ -55,32 +51,14 @@ export function parseInternVlConfig(json: Json, where = 'config.json'): InternVl
   });
 }
 
-export interface InternVlImageFeatures {
+export interface InternVlImageFeatures extends ImageRows {
   readonly vision: InternVitOutput;
   /** [I, M, s²·Cv] pixel-shuffled features, the projector input. */
   readonly shuffled: Tensor;
-  /** [I, M, C] */
-  readonly projected: Tensor;
 }
 
-export interface InternVlInput {
-  inputIds: Tensor;
-  pixelValues?: Tensor | null;
-  attentionMask?: Tensor | null;
-  positionIds?: Tensor | null;
-  labels?: Tensor | null;
-  cache?: KVCache;
-  outputHiddenStates?: boolean;
-}
-
-export interface InternVlOutput {
-  logits: Tensor; // [B, T, V]
-  loss: Tensor | null;
-  cache: KVCache;
-  inputsEmbeds: Tensor; // [B, T, C]
-  textHiddenStates: Tensor[] | null;
-  image: InternVlImageFeatures | null;
-}
+export type InternVlInput = DecoderVlmInput;
+export type InternVlOutput = DecoderVlmOutput<InternVlImageFeatures>;
 
 /** `model.*`, named as transformers' InternVLModel. */
 class InternVlBody extends Module {
@@ -96,13 +74,13 @@ class InternVlBody extends Module {
   }
 }
 
-export class InternVl extends Module {
+export class InternVl extends PixelValuesVlm<InternVlImageFeatures> {
   model: InternVlBody;
   lm_head: Linear | null;
   constructor(readonly cfg: InternVlConfig) {
-    super();
+    super({ model: 'internvl', imageTokens: '<IMG_CONTEXT> tokens' });
     this.model = new InternVlBody(cfg);
-    this.lm_head = cfg.text.tieWordEmbeddings ? null : new Linear(cfg.text.hiddenSize, cfg.text.vocabSize, { bias: false });
+    this.lm_head = lmHead(cfg.text);
   }
 
   /** pixels [I, 3, H, W] → shuffled and projected features per tile. */
@@ -117,45 +95,8 @@ export class InternVl extends Module {
     return { vision, shuffled, projected: this.model.multi_modal_projector.forward(shuffled) };
   }
 
-  /** Token embeddings with tile features over the `<IMG_CONTEXT>` tokens. [B, T] → [B, T, C] */
-  embed(inputIds: Tensor, image: InternVlImageFeatures | null): Tensor {
-    const embeds = this.model.language_model.embed(inputIds);
-    const id = this.cfg.imageTokenId;
-    if (!image) {
-      if (inputIds.toList().includes(id)) throw new Error(`internvl: input_ids hold <IMG_CONTEXT> tokens (id ${id}) but no pixel_values were given`);
-      return embeds;
-    }
-    const [I, M, C] = image.projected.shape as [number, number, number];
-    return spliceFeatures(embeds, inputIds, id, image.projected.reshape([I * M, C]));
-  }
-
-  /** [.., C] → [.., V] */
-  head(h: Tensor): Tensor {
-    return linear(h, this.lm_head?.weight ?? this.model.language_model.embed_tokens.weight);
-  }
-
-  forward(input: InternVlInput): InternVlOutput {
-    const image = input.pixelValues ? this.imageFeatures(input.pixelValues) : null;
-    const inputsEmbeds = this.embed(input.inputIds, image);
-    const out = this.model.language_model.forward({
-      inputsEmbeds, attentionMask: input.attentionMask ?? null, positionIds: input.positionIds ?? null,
-      outputHiddenStates: input.outputHiddenStates ?? false, ...(input.cache ? { cache: input.cache } : {}),
-    });
-    const logits = this.head(out.lastHiddenState);
-    return { logits, loss: input.labels ? causalLmLoss(logits, input.labels) : null, cache: out.cache, inputsEmbeds, textHiddenStates: out.hiddenStates, image };
-  }
-
-  /** Greedy continuation (left padding as transformers generate) and the raw logits of each step. */
-  generate(inputIds: Tensor, pixelValues: Tensor | null, attentionMask: Tensor | null, maxNewTokens: number): GreedyResult {
-    return greedyGenerate(inputIds, attentionMask, maxNewTokens, (s) => {
-      const image = s.cache === null && pixelValues ? this.imageFeatures(pixelValues) : null;
-      const out = this.model.language_model.forward({
-        inputsEmbeds: this.embed(s.inputIds, image), attentionMask: s.attentionMask, positionIds: s.positionIds,
-        ...(s.cache ? { cache: s.cache } : {}),
-      });
-      const T = out.lastHiddenState.shape[1]!;
-      return { logits: this.head(slice(out.lastHiddenState, 1, T - 1, T)), cache: out.cache };
-    });
+  get decoder(): DecoderModel {
+    return this.model.language_model;
   }
 }
 
@@ -163,27 +104,9 @@ export function loadInternVl(dir: string, config: Record<string, unknown>): Load
   const module = new InternVl(parseInternVlConfig(config, `${dir}/config.json`));
   const report = loadCheckpointInto(module, dir, llavaRuntimeName, new Set(['lm_head.weight']));
   module.eval();
-  const arg = (inputs: NamedTensors, name: string): Tensor | null => inputs.get(name) ?? null;
-  const ids = (inputs: NamedTensors, what: string): Tensor => {
-    const t = inputs.get('input_ids');
-    if (!t) throw new Error(`internvl ${what}: inputs need "input_ids"`);
-    return t;
-  };
   return {
-    modelType: 'internvl', dir, config, module,
-    forward(inputs: NamedTensors): NamedTensors {
-      const out = module.forward({
-        inputIds: ids(inputs, 'forward'), pixelValues: arg(inputs, 'pixel_values'), attentionMask: arg(inputs, 'attention_mask'),
-        positionIds: arg(inputs, 'position_ids'), labels: arg(inputs, 'labels'),
-      });
-      const result: NamedTensors = new Map([['logits', out.logits]]);
-      if (out.loss) result.set('loss', out.loss);
-      return result;
-    },
+    modelType: 'internvl', dir, config, module, ...vlmEntryPoints('internvl', module, namedVlmInput),
     checkpointKey: (name) => report.keyOf.get(name) ?? llavaCheckpointKey(name),
-    generate(inputs: NamedTensors, maxNewTokens: number): number[][] {
-      return noGrad(() => module.generate(ids(inputs, 'generate'), arg(inputs, 'pixel_values'), arg(inputs, 'attention_mask'), maxNewTokens).tokens);
-    },
   };
 }
 
