@@ -78,7 +78,9 @@ export async function generateTurn(p: Predictor, messages: readonly ChatMessage[
   const sample = await p.processor.encodePrompt(messages, media, id);
   const batch = p.processor.collate([sample], { padSide: 'left' });
   const { tokens } = p.model.generate(batch, p.maxNewTokens, p.processor.eosTokenId);
-  const ids = tokens[0]!.filter((t) => t !== p.processor.eosTokenId);
+  // media placeholders are never answer text; kept, they would read as markers when the turn is fed back (tool)
+  const drop = new Set([p.processor.eosTokenId, p.processor.imageTokenId, p.processor.audioTokenId]);
+  const ids = tokens[0]!.filter((t) => !drop.has(t));
   return p.processor.tokenizer.decode(ids, { skipSpecialTokens: false })
     .replaceAll('<|im_end|>', '').replaceAll('<|endoftext|>', '').trim();
 }

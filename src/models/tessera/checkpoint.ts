@@ -65,11 +65,21 @@ export function initTessera(config: Json, seed: number, opts: InitOptions = {}):
       const data = p.storage as Float32Array;
       const isNorm = /norm|layernorm/i.test(name) && name.endsWith('.weight');
       const base = isNorm ? 1 : 0;
-      const spread = p.ndim >= 2 || name.endsWith('probe') ? std : jitter;
+      // The media path (tower + projector) is five or more matrices deep before the LLM sees it; at a flat std of
+      // 0.02 each one shrinks the signal ~5-10×, so image/audio rows reach the LLM ~100× below the text embeddings
+      // and a from-scratch model learns to ignore them (issue 5). LeCun normal, 1/√fan_in (HF SigLIP's
+      // lecun_normal patch embedding, torch's Linear default scale), keeps the signal's size through the path.
+      const media = /^(vision|audio|visionProjector|audioProjector)\./.test(name) && p.ndim >= 2;
+      const spread = media ? Math.max(std, 1 / Math.sqrt(fanIn(p.shape))) : p.ndim >= 2 || name.endsWith('probe') ? std : jitter;
       for (let i = 0; i < data.length; i++) data[i] = base + spread * rng.normal();
     }
   });
   return model;
+}
+
+/** Inputs per output unit: every dimension but the first ([out, in], [out, in, k], [out, in, kh, kw]). */
+function fanIn(shape: readonly number[]): number {
+  return shape.slice(1).reduce((n, d) => n * d, 1);
 }
 
 function namedBatch(model: TesseraModel, inputs: NamedTensors, where: string): TesseraBatch {
