@@ -4,7 +4,10 @@
 // Best-of timing: the machine is shared, so the minimum over repetitions is the least noisy estimate of what
 // the kernel can do; single-thread wasm rows also give GFLOP per CPU-second (`gflops_cpu`), which other
 // processes' load does not change.
-// Usage: node --import tsx bench/gemm.ts [--sizes 128,512,1024,2048] [--threads 1,2]
+// `--shapes training` instead times the tall-skinny products of the bench:train Llama anchor (B·T = 2048 rows,
+// d 256, SwiGLU 1024, vocab 512) with the transposes linear() uses: forward x·Wᵀ, input gradient g·W and
+// weight gradient gᵀ·x (transA, K = 2048).
+// Usage: node --import tsx bench/gemm.ts [--sizes 128,512,1024,2048] [--threads 1,2] [--shapes training]
 import { spawnSync } from 'node:child_process';
 import { createWasmRuntime, wasmVariant, type WasmRuntime } from '../src/backend/wasm/runtime.ts';
 import { sgemm } from '../src/backend/wasm/gemm.ts';
@@ -121,6 +124,48 @@ function dispatchMicros(rt: WasmRuntime): number {
   const t0 = performance.now();
   for (let i = 0; i < reps; i++) rt.pool.run('heapBase', jobs);
   return ((performance.now() - t0) * 1000) / reps;
+}
+
+// [name, transA, transB, M, N, K]: y = x·Wᵀ (W is [out, in]), dx = g·W, dW = gᵀ·x
+const TRAINING: Array<[string, boolean, boolean, number, number, number]> = [
+  ['fwd qkvo x·Wᵀ', false, true, 2048, 256, 256], ['fwd qkv fused', false, true, 2048, 768, 256],
+  ['fwd gate/up', false, true, 2048, 1024, 256], ['fwd down', false, true, 2048, 256, 1024], ['fwd head', false, true, 2048, 512, 256],
+  ['dx qkvo g·W', false, false, 2048, 256, 256], ['dx gate/up', false, false, 2048, 256, 1024],
+  ['dx down', false, false, 2048, 1024, 256], ['dx head', false, false, 2048, 256, 512],
+  ['dW qkvo gᵀ·x', true, false, 256, 256, 2048], ['dW gate/up', true, false, 1024, 256, 2048],
+  ['dW down', true, false, 256, 1024, 2048], ['dW head', true, false, 512, 256, 2048],
+];
+
+function benchShape(rt: WasmRuntime, tA: boolean, tB: boolean, M: number, N: number, K: number): { gflops: number; gflopsCpu: number } {
+  const [A, B, C] = [rt.heap.alloc(M * K), rt.heap.alloc(K * N), rt.heap.alloc(M * N)];
+  randn(A.array); randn(B.array);
+  const f = () => sgemm(rt, tA, tB, M, N, K, 1, A.array, tA ? M : K, B.array, tB ? K : N, 0, C.array, N);
+  const s = bestSeconds(f, 1);
+  const calls = Math.max(1, Math.ceil(0.05 / s));
+  const cpu = bestCpuSeconds(() => { for (let i = 0; i < calls; i++) f(); }, 3) / calls;
+  for (const b of [A, B, C]) rt.heap.free(b.ptr);
+  const flop = 2 * M * N * K;
+  return { gflops: flop / s / 1e9, gflopsCpu: flop / cpu / 1e9 };
+}
+
+if (process.argv.includes('--shapes')) {
+  const rows: string[] = [];
+  for (const threads of arg('threads', '1,2')) {
+    const rt = await createWasmRuntime({ threads });
+    let flop = 0, seconds = 0;
+    for (const [name, tA, tB, M, N, K] of TRAINING) {
+      const { gflops, gflopsCpu } = benchShape(rt, tA, tB, M, N, K);
+      flop += 2 * M * N * K; seconds += (2 * M * N * K) / (gflops * 1e9);
+      console.log(JSON.stringify({ bench: 'gemm-training', impl: 'tessera-wasm', variant: wasmVariant, threads, name, transA: tA, transB: tB, M, N, K,
+        gflops: +gflops.toFixed(2), gflops_cpu: +gflopsCpu.toFixed(2) }));
+      rows.push(`${name.padEnd(15)} ${tA ? 'T' : 'N'}${tB ? 'T' : 'N'} ${`${M}×${N}×${K}`.padEnd(15)} threads=${threads}  ${gflops.toFixed(1).padStart(6)} GFLOP/s` +
+        `  (${gflopsCpu.toFixed(1)} per CPU-second)`);
+    }
+    rows.push(`all shapes, one each          threads=${threads}  ${(flop / seconds / 1e9).toFixed(1).padStart(6)} GFLOP/s`);
+    await rt.close();
+  }
+  console.log(`\nwasm build: ${wasmVariant}\n${rows.join('\n')}`);
+  process.exit(0);
 }
 
 const rows: string[] = [];

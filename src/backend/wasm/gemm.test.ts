@@ -52,6 +52,12 @@ for (const threads of [1, 2]) {
       check(rt, true, false, 31, 1, 33, 2, 0.25, 2);
       check(rt, true, true, 1, 17, 29, 1.5, -1, 5);
       check(rt, false, false, 12, 12, 0, 1, 0.5, 0); // K = 0: C = beta C
+      check(rt, true, false, 37, 29, 300, 0.75, 0.5, 1); // beta ∉ {0, 1} with two K blocks
+      check(rt, false, true, 64, 40, 520, 1, 1, 0); // beta = 1 accumulates across three K blocks
+      // large enough for the shared packed-B path on 2 threads: ragged row chunks, N > NC, K > KC
+      for (const tA of [false, true]) for (const tB of [false, true]) check(rt, tA, tB, 203, 530, 300, 1, 0, 0);
+      check(rt, true, false, 301, 131, 270, -1.25, 1, 2);
+      check(rt, false, true, 256, 64, 700, 0.5, 0.5, 0);
     } finally {
       await rt.close();
     }
@@ -69,6 +75,19 @@ test('sgemmStridedBatched equals per-batch sgemm, batches split across 2 workers
       sgemm(rt, false, true, M, N, K, 1, A.array.subarray(b * M * K), K, B.array.subarray(b * N * K), K, 0, D.array, N);
       assert.deepEqual(C.array.subarray(b * M * N, (b + 1) * M * N), D.array);
     }
+  } finally {
+    await rt.close();
+  }
+});
+
+test('sgemm with beta = 0 overwrites C, NaN included', async () => {
+  const rt = await createWasmRuntime({ threads: 2 });
+  try {
+    const [M, N, K] = [23, 17, 270];
+    const A = rt.heap.alloc(M * K), B = rt.heap.alloc(K * N), C = rt.heap.alloc(M * N);
+    A.array.fill(0.5); B.array.fill(2); C.array.fill(NaN);
+    sgemm(rt, false, false, M, N, K, 1, A.array, K, B.array, N, 0, C.array, N);
+    assert.ok(C.array.every((v) => v === K), 'every element is K · 0.5 · 2');
   } finally {
     await rt.close();
   }

@@ -1,11 +1,15 @@
 // SGEMM on the wasm backend: C = alpha · op(A) · op(B) + beta · C for row-major f32 matrices, BLAS argument
 // order (transA, transB, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc), all four transpose combinations.
 // The packed, cache-blocked kernel is in assembly/gemm.ts; here we validate, pick GEMV for vector shapes
-// (bandwidth-bound, packing would only add traffic) and split rows (or columns) across the pool.
+// (bandwidth-bound, packing would only add traffic) and split the work across the pool: large products with
+// enough rows pack op(B) once into a buffer all threads share and hand out row chunks dynamically (sharedB);
+// the rest split rows (or columns) statically.
 import { ptrOf, splitRange, type WasmRuntime } from './runtime.ts';
 
 const MR = 5; // micro-kernel rows: M splits stay on tile boundaries
 const NR = 8;
+const MC = 120; // assembly/gemm.ts's row block: the largest row chunk
+const SHARED_MIN_WORK = 1 << 23; // flops below which the shared buffer and chunking do not pay for themselves
 
 function need(rows: number, cols: number, ld: number): number {
   return rows === 0 || cols === 0 ? 0 : (rows - 1) * ld + cols;
@@ -32,6 +36,9 @@ export function sgemm(rt: WasmRuntime, transA: boolean, transB: boolean, M: numb
   if (M === 1 && K > 0) return gemv(rt, !transB, N, K, alpha, b, ldb, a, transA ? lda : 1, beta, c, 1);
   const work = 2 * M * N * K;
   const ta = transA ? 1 : 0, tb = transB ? 1 : 0;
+  if (rt.threads > 1 && K > 0 && alpha !== 0 && M >= 4 * MR * rt.threads && work >= SHARED_MIN_WORK) {
+    return sharedB(rt, ta, tb, M, N, K, alpha, a, lda, b, ldb, beta, c, ldc);
+  }
   if (M >= N || M >= 8 * MR * rt.threads) {
     const chunks = splitRange(rt, M, MR, work);
     rt.pool.run('sgemm', chunks.map(([m0, m1], w) => [ta, tb, m1 - m0, N, K, alpha,
@@ -40,6 +47,23 @@ export function sgemm(rt: WasmRuntime, transA: boolean, transB: boolean, M: numb
     const chunks = splitRange(rt, N, NR, work);
     rt.pool.run('sgemm', chunks.map(([n0, n1], w) => [ta, tb, M, n1 - n0, K, alpha,
       a, lda, b + 4 * (transB ? n0 * ldb : n0), ldb, beta, c + 4 * n0, ldc, rt.scratch[w]!]));
+  }
+}
+
+// One dispatch of sgemmSharedB: the threads pack op(B) once into a shared buffer, then take row chunks from an
+// atomic counter. About 4 chunks per thread, so a thread that is descheduled for a while leaves its chunks to
+// the others.
+function sharedB(rt: WasmRuntime, ta: number, tb: number, M: number, N: number, K: number, alpha: number,
+                 a: number, lda: number, b: number, ldb: number, beta: number, c: number, ldc: number): void {
+  const heap = rt.heap;
+  const sync = heap.allocBytes(4 * rt.fn.packedBFloats!(N, K) + 64); // first cache line: the counters
+  try {
+    new Int32Array(heap.memory.buffer, sync, 3).fill(0);
+    const chunk = Math.min(MC, Math.max(4 * MR, Math.ceil(M / (4 * rt.threads) / MR) * MR));
+    rt.pool.run('sgemmSharedB', Array.from({ length: rt.threads }, (_, w) =>
+      [ta, tb, M, N, K, alpha, a, lda, b, ldb, beta, c, ldc, rt.scratch[w]!, sync + 64, sync, chunk]));
+  } finally {
+    heap.free(sync);
   }
 }
 

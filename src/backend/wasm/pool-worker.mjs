@@ -1,33 +1,58 @@
 // A tessera wasm pool worker: instantiates the kernel module over the shared memory, then serves jobs
-// posted through the control block (see pool.ts for the layout) until it gets the close op.
+// posted through the control block (see pool.ts for the slot layout) until it gets the close op.
+// Every way out of the loop (close, an exception outside the kernel call) clears ALIVE and publishes DONE,
+// so the caller never waits on a worker that has stopped; a kernel that throws is reported through ERR and
+// the message area, and the worker goes on serving.
 // Plain JS so it loads in any Worker without a TypeScript loader.
 import { parentPort, workerData } from 'node:worker_threads';
 
-const { module, memory, ctlBuffer, argBuffer, index, opNames, slotInts, slotArgs, spin } = workerData;
+const { module, memory, ctlBuffer, argBuffer, msgBuffer, index, opNames, spin, sliceMs, slot } = workerData;
 const ctl = new Int32Array(ctlBuffer);
 const args = new Float64Array(argBuffer);
+const msg = new Uint8Array(msgBuffer, index * slot.msgBytes, slot.msgBytes);
+const base = index * slot.ints;
+const SEQ = base + slot.SEQ, OP = base + slot.OP, NARGS = base + slot.NARGS, ERR = base + slot.ERR;
+const ACK = base + slot.ACK, DONE = base + slot.DONE, ALIVE = base + slot.ALIVE, BEAT = base + slot.BEAT;
+const RESULT = index * slot.args + slot.args - 1;
+
+function report(e) {
+  const text = new TextEncoder().encode(e instanceof Error ? `${e.name}: ${e.message}` : String(e)).subarray(0, slot.msgBytes - 1);
+  msg.fill(0);
+  msg.set(text);
+  Atomics.store(ctl, ERR, 1);
+}
+
 const instance = new WebAssembly.Instance(module, { env: { memory, abort() { throw new Error('wasm abort'); } } });
 const fns = opNames.map((name) => instance.exports[name]);
-const SEQ = index * slotInts, OP = SEQ + 1, NARGS = SEQ + 2, ERR = SEQ + 3;
-const PENDING = 0;
 // read the sequence number before announcing readiness, or a job posted in between would be missed
 let seen = Atomics.load(ctl, SEQ);
+Atomics.store(ctl, DONE, seen);
+Atomics.store(ctl, ALIVE, 1);
 parentPort.postMessage('ready');
-for (;;) {
-  for (let i = 0; i < spin && Atomics.load(ctl, SEQ) === seen; i++);
-  if (Atomics.load(ctl, SEQ) === seen) Atomics.wait(ctl, SEQ, seen);
-  seen = Atomics.load(ctl, SEQ);
-  const op = ctl[OP];
-  if (op < 0) break;
-  const a = args.subarray(index * slotArgs, index * slotArgs + ctl[NARGS]);
-  try {
-    const r = fns[op](...a);
-    args[index * slotArgs + slotArgs - 1] = typeof r === 'number' ? r : 0;
-    ctl[ERR] = 0;
-  } catch (e) {
-    ctl[ERR] = 1;
-    console.error(`tessera wasm worker ${index}: ${opNames[op]} failed:`, e);
+try {
+  for (;;) {
+    for (let i = 0; i < spin && Atomics.load(ctl, SEQ) === seen; i++);
+    // sleep in slices; the beat shows an idle worker is still alive
+    while (Atomics.load(ctl, SEQ) === seen) {
+      if (Atomics.wait(ctl, SEQ, seen, sliceMs) === 'timed-out') Atomics.add(ctl, BEAT, 1);
+    }
+    seen = Atomics.load(ctl, SEQ);
+    Atomics.store(ctl, ACK, seen);
+    const op = ctl[OP];
+    if (op < 0) break;
+    try {
+      const r = fns[op](...args.subarray(index * slot.args, index * slot.args + ctl[NARGS]));
+      args[RESULT] = typeof r === 'number' ? r : 0;
+    } catch (e) {
+      report(e);
+    }
+    Atomics.store(ctl, DONE, seen);
+    Atomics.notify(ctl, DONE);
   }
-  if (Atomics.sub(ctl, PENDING, 1) === 1) Atomics.notify(ctl, PENDING);
+} catch (e) {
+  report(e);
+} finally {
+  Atomics.store(ctl, ALIVE, 0);
+  Atomics.store(ctl, DONE, seen);
+  Atomics.notify(ctl, DONE);
 }
-if (Atomics.sub(ctl, PENDING, 1) === 1) Atomics.notify(ctl, PENDING);

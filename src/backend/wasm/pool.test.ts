@@ -1,6 +1,10 @@
-// The worker pool: jobs run on their own workers over the shared memory, results come back, close() works.
+// The worker pool: jobs run on their own workers over the shared memory, results come back, close() works;
+// and it cannot hang silently: a trapping kernel, a terminated worker and a long run of tiny dispatches
+// interleaved with event-loop turns and forced GCs all end (in an Error where something broke).
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { setFlagsFromString } from 'node:v8';
+import { runInNewContext } from 'node:vm';
 import { createWasmRuntime } from './runtime.ts';
 
 test('two workers each fill their half of a shared buffer and return values', async () => {
@@ -19,8 +23,75 @@ test('two workers each fill their half of a shared buffer and return values', as
     assert.deepEqual(sums, [500 * 51 * 51, 500 * 52 * 52]);
     assert.throws(() => rt.pool.run('nope', [[]]), /no export 'nope'/);
     assert.throws(() => rt.pool.run('scale', [[], [], []]), /3 jobs for a pool of 2/);
+    assert.throws(() => rt.pool.run('scale', [[0, 0, 1, 0], new Array<number>(40).fill(0)]), /too many arguments/);
+    // nothing was posted by the refused call: the pool still works
+    assert.deepEqual(rt.pool.run('sumSquares', [[1, out.ptr], [1, out.ptr]]), [51 * 51, 51 * 51]);
   } finally {
     await rt.close();
   }
   assert.throws(() => rt.pool.run('scale', [[0, 0, 0, 0]]), /closed/);
+});
+
+test('a kernel that traps on a worker or on the calling thread is an Error naming kernel and thread; the pool goes on', async () => {
+  const rt = await createWasmRuntime({ threads: 2, poolTimeoutMs: 5000 });
+  try {
+    const x = rt.heap.alloc(16);
+    x.array.fill(2);
+    const outOfBounds = 2 ** 32 - 8; // past the end of any wasm32 memory
+    assert.throws(() => rt.pool.run('copyBytes', [[x.ptr, x.ptr, 0], [outOfBounds, x.ptr, 64]]),
+      /copyBytes failed on worker 1: RuntimeError: memory access out of bounds/);
+    assert.throws(() => rt.pool.run('copyBytes', [[outOfBounds, x.ptr, 64], [x.ptr, x.ptr, 0]]),
+      /copyBytes failed on the calling thread: RuntimeError: memory access out of bounds/);
+    assert.deepEqual(rt.pool.run('sumSquares', [[16, x.ptr], [4, x.ptr]]), [64, 16]);
+  } finally {
+    await rt.close();
+  }
+});
+
+test('a terminated worker makes run() throw instead of hanging', async () => {
+  const rt = await createWasmRuntime({ threads: 2, poolTimeoutMs: 1500 });
+  try {
+    const x = rt.heap.alloc(16);
+    x.array.fill(1);
+    assert.deepEqual(rt.pool.run('sumSquares', [[16, x.ptr], [16, x.ptr]]), [16, 16]);
+    // not awaited: the caller must notice on its own, with no event-loop turn to deliver the 'exit' event
+    void rt.pool.worker(1).terminate();
+    const t0 = performance.now();
+    assert.throws(() => rt.pool.run('sumSquares', [[16, x.ptr], [16, x.ptr]]), /'sumSquares': worker 1 (did not pick it up|died|is not running)/);
+    assert.ok(performance.now() - t0 < 20_000);
+    // once broken, the pool refuses work at once
+    assert.throws(() => rt.pool.run('sumSquares', [[16, x.ptr], [16, x.ptr]]), /unusable.*worker 1/);
+    assert.throws(() => rt.pool.run('sumSquares', [[16, x.ptr]]), /unusable/);
+  } finally {
+    await rt.close();
+  }
+});
+
+test('thousands of tiny dispatches from an async loop, with setImmediate turns and forced GCs, all complete', async () => {
+  setFlagsFromString('--expose-gc');
+  const gc = runInNewContext('gc') as () => void;
+  const rt = await createWasmRuntime({ threads: 2, poolTimeoutMs: 10_000 });
+  try {
+    const src = rt.heap.alloc(64);
+    src.array.fill(1);
+    const liveBefore = rt.heap.stats().liveBlocks;
+    let checked = 0;
+    for (let i = 0; i < 6000; i++) {
+      // a block freed by the FinalizationRegistry, as tensor storage is
+      const out = rt.heap.alloc(64);
+      rt.heap.freeWhenCollected(out.array, out.ptr);
+      const sums = rt.pool.run('scale', [[32, src.ptr, i, out.ptr], [32, src.ptr + 128, i + 1, out.ptr + 128]]);
+      assert.equal(sums.length, 2);
+      if (out.array[0] !== i || out.array[63] !== i + 1) assert.fail(`dispatch ${i}: got ${out.array[0]}, ${out.array[63]}`);
+      checked++;
+      if (i % 7 === 0) await new Promise((r) => setImmediate(r));
+      if (i % 500 === 0) gc();
+    }
+    assert.equal(checked, 6000);
+    gc();
+    for (let t = 0; t < 5; t++) await new Promise((r) => setTimeout(r, 10));
+    assert.ok(rt.heap.stats().liveBlocks < liveBefore + 1000, `finalizers freed the blocks (${rt.heap.stats().liveBlocks} live)`);
+  } finally {
+    await rt.close();
+  }
 });

@@ -1,96 +1,204 @@
 // A fixed pool of wasm workers sharing one memory: the main thread is worker 0, node:worker_threads are 1..T-1.
-// Dispatch goes through a SharedArrayBuffer control block and Atomics (no postMessage, no copies):
-// per worker a slot {seq, op, nargs, err} in `ctl` plus SLOT_ARGS f64 arguments (the last holds the result).
-// The caller bumps each worker's seq and notifies; workers spin a few µs on Atomics.load before Atomics.wait,
-// so back-to-back kernel calls skip the futex wake-up. A shared `pending` counter brings the caller back.
+// Dispatch goes through a SharedArrayBuffer control block and Atomics (no postMessage, no copies): per worker a
+// slot of SLOT_INTS words (layout below) plus SLOT_ARGS f64 arguments (the last holds the result) and MSG_BYTES
+// of UTF-8 for an error message. The caller bumps a worker's SEQ and notifies; the worker acknowledges (ACK),
+// runs the export and publishes DONE = SEQ. Workers spin a few µs on Atomics.load before Atomics.wait, so
+// back-to-back kernel calls skip the futex wake-up.
+//
+// Nothing may hang silently: the caller waits in slices (SLICE_MS) and after each one checks the worker's ALIVE
+// word (cleared by the worker when its loop ends, and by the 'exit' listener for a terminated one). A worker that
+// never acknowledges within `timeoutMs`, or never finishes within max(timeoutMs, 100 × the caller's own share),
+// becomes an Error naming the kernel and the worker, and the pool refuses further work. A kernel that throws
+// (wasm trap) on a worker is reported through ERR + the message area; that worker keeps serving.
+// Audit notes: the calling thread's own share may throw too, so it is caught and every worker is still awaited
+// (leaving one running was how a later call could wait on a counter nobody would decrement); completion is per
+// worker (DONE = SEQ), not a shared counter a late worker could corrupt. The heap grows only on the main
+// thread between runs, and workers never cache a buffer length (bounds are the engine's, shared by all
+// instances), so growth cannot race a job. FinalizationRegistry callbacks only free heap blocks and run
+// between tasks, never inside run(); a nested run() is refused.
 import { Worker } from 'node:worker_threads';
 
-const SLOT_INTS = 16; // slot 0 holds the global pending counter
+// slot words; slot 0 belongs to the calling thread and is unused
+const SEQ = 0, OP = 1, NARGS = 2, ERR = 3, ACK = 4, DONE = 5, ALIVE = 6, BEAT = 7;
+const SLOT_INTS = 16;
 const SLOT_ARGS = 32;
+const MSG_BYTES = 512;
 const SPIN = 20000; // Atomics.load iterations (a few µs) before sleeping
-const PENDING = 0;
+const SLICE_MS = 1000;
+const DEFAULT_TIMEOUT_MS = 30_000;
 
 type WasmFn = (...args: number[]) => number | undefined;
+
+export interface WorkerPoolOptions {
+  /** ms a worker may take to pick up a job, and the floor on how long one may run; default 30 000 */
+  timeoutMs?: number;
+}
 
 export class WorkerPool {
   readonly size: number;
   private readonly workers: Worker[];
   private readonly ctl: Int32Array;
   private readonly args: Float64Array;
+  private readonly msg: Uint8Array;
+  private readonly opNames: string[];
   private readonly opIndex: Map<string, number>;
   private readonly mainFns: WasmFn[];
+  private readonly timeoutMs: number;
   private closed = false;
+  private running: string | null = null;
+  /** why the pool can no longer be used (a worker died or stalled) */
+  private broken: string | null = null;
 
-  private constructor(size: number, workers: Worker[], ctl: Int32Array, args: Float64Array, opNames: string[], mainExports: WebAssembly.Exports) {
-    this.size = size;
+  private constructor(workers: Worker[], ctl: Int32Array, args: Float64Array, msg: Uint8Array, opNames: string[],
+                      mainExports: WebAssembly.Exports, timeoutMs: number) {
+    this.size = workers.length + 1;
     this.workers = workers;
     this.ctl = ctl;
     this.args = args;
+    this.msg = msg;
+    this.opNames = opNames;
     this.opIndex = new Map(opNames.map((n, i) => [n, i]));
     this.mainFns = opNames.map((n) => mainExports[n] as WasmFn);
+    this.timeoutMs = timeoutMs;
+    workers.forEach((w, i) => {
+      const base = (i + 1) * SLOT_INTS;
+      // an uncaught worker error would otherwise be rethrown on the main thread; record it instead
+      w.on('error', (e: Error) => { this.broken ??= `worker ${i + 1} raised ${e.name}: ${e.message}`; });
+      w.on('exit', (code) => {
+        Atomics.store(ctl, base + ALIVE, 0);
+        if (!this.closed) this.broken ??= `worker ${i + 1} exited (code ${code})`;
+      });
+    });
   }
 
   /** Starts threads-1 workers over the same module and memory; resolves once all have instantiated. */
-  static async create(module: WebAssembly.Module, memory: WebAssembly.Memory, mainExports: WebAssembly.Exports, threads: number): Promise<WorkerPool> {
+  static async create(module: WebAssembly.Module, memory: WebAssembly.Memory, mainExports: WebAssembly.Exports, threads: number,
+                      opts: WorkerPoolOptions = {}): Promise<WorkerPool> {
     if (!Number.isInteger(threads) || threads < 1) throw new Error(`WorkerPool: threads must be a positive integer, got ${threads}`);
+    const timeoutMs = opts.timeoutMs ?? DEFAULT_TIMEOUT_MS;
+    if (!(timeoutMs > 0)) throw new Error(`WorkerPool: timeoutMs must be positive, got ${timeoutMs}`);
     const opNames = Object.keys(mainExports).filter((k) => typeof mainExports[k] === 'function');
     const ctlBuffer = new SharedArrayBuffer(threads * SLOT_INTS * 4);
     const argBuffer = new SharedArrayBuffer(threads * SLOT_ARGS * 8);
+    const msgBuffer = new SharedArrayBuffer(threads * MSG_BYTES);
     const url = new URL('./pool-worker.mjs', import.meta.url);
     const workers: Worker[] = [];
     const ready: Promise<void>[] = [];
     for (let index = 1; index < threads; index++) {
       const w = new Worker(url, {
-        workerData: { module, memory, ctlBuffer, argBuffer, index, opNames, slotInts: SLOT_INTS, slotArgs: SLOT_ARGS, spin: SPIN },
+        workerData: { module, memory, ctlBuffer, argBuffer, msgBuffer, index, opNames, spin: SPIN, sliceMs: SLICE_MS,
+          slot: { ints: SLOT_INTS, args: SLOT_ARGS, msgBytes: MSG_BYTES, SEQ, OP, NARGS, ERR, ACK, DONE, ALIVE, BEAT } },
       });
       ready.push(new Promise((resolve, reject) => {
         w.once('message', () => resolve());
         w.once('error', reject);
+        w.once('exit', (code) => reject(new Error(`WorkerPool: worker ${index} exited (code ${code}) while starting`)));
       }));
       workers.push(w);
     }
-    await Promise.all(ready);
+    try {
+      await Promise.all(ready);
+    } catch (e) {
+      await Promise.all(workers.map((w) => w.terminate()));
+      throw e;
+    }
     for (const w of workers) w.unref(); // an idle pool must not keep the process alive
-    return new WorkerPool(threads, workers, new Int32Array(ctlBuffer), new Float64Array(argBuffer), opNames, mainExports);
+    return new WorkerPool(workers, new Int32Array(ctlBuffer), new Float64Array(argBuffer), new Uint8Array(msgBuffer), opNames, mainExports, timeoutMs);
+  }
+
+  /** The node Worker behind pool worker w (1 ≤ w < size), e.g. to terminate a stuck one. */
+  worker(w: number): Worker {
+    const worker = this.workers[w - 1];
+    if (!worker) throw new Error(`WorkerPool.worker: no worker ${w} in a pool of ${this.size}`);
+    return worker;
   }
 
   /**
    * Runs export `op` once per job, job w on worker w (job 0 on the calling thread), and returns the
-   * kernels' return values. jobs.length may be smaller than the pool.
+   * kernels' return values. jobs.length may be smaller than the pool. Throws (after every worker has
+   * finished) when a kernel throws anywhere; throws and disables the pool when a worker dies or stalls.
    */
   run(op: string, jobs: readonly (readonly number[])[]): number[] {
     if (this.closed) throw new Error('WorkerPool.run: the pool is closed');
+    if (this.broken) throw new Error(`WorkerPool.run: the pool is unusable: ${this.broken}; create a new runtime`);
+    // JS cannot re-enter a synchronous call, except from a kernel wrapper that calls back into the pool
+    if (this.running !== null) throw new Error(`WorkerPool.run: '${op}' started while '${this.running}' is running (re-entrant call)`);
     const opi = this.opIndex.get(op);
     if (opi === undefined) throw new Error(`WorkerPool.run: the wasm module has no export '${op}'`);
     if (jobs.length === 0) return [];
     if (jobs.length > this.size) throw new Error(`WorkerPool.run: ${jobs.length} jobs for a pool of ${this.size}`);
+    // validate everything before posting anything: a throw halfway would leave posted jobs unawaited
+    for (const job of jobs) if (job.length >= SLOT_ARGS) throw new Error(`WorkerPool.run: ${op} has too many arguments (${job.length})`);
     const n = jobs.length;
     const ctl = this.ctl;
-    if (n > 1) {
-      Atomics.store(ctl, PENDING, n - 1);
-      for (let w = 1; w < n; w++) {
-        const job = jobs[w]!;
-        if (job.length >= SLOT_ARGS) throw new Error(`WorkerPool.run: ${op} has too many arguments (${job.length})`);
-        const base = w * SLOT_INTS;
-        this.args.set(job, w * SLOT_ARGS);
-        ctl[base + 1] = opi;
-        ctl[base + 2] = job.length;
-        Atomics.add(ctl, base, 1);
-        Atomics.notify(ctl, base, 1);
-      }
+    const seqs: number[] = [0];
+    for (let w = 1; w < n; w++) {
+      const base = w * SLOT_INTS;
+      if (Atomics.load(ctl, base + ALIVE) === 0) return this.fail(`worker ${w} is not running (it died earlier)`, op);
+      this.args.set(jobs[w]!, w * SLOT_ARGS);
+      ctl[base + OP] = opi;
+      ctl[base + NARGS] = jobs[w]!.length;
+      ctl[base + ERR] = 0;
+      seqs.push(Atomics.add(ctl, base + SEQ, 1) + 1);
+      Atomics.notify(ctl, base + SEQ, 1);
     }
+    this.running = op;
     const results = new Array<number>(n).fill(0);
-    results[0] = this.mainFns[opi]!(...jobs[0]!) ?? 0;
-    if (n > 1) {
-      for (let i = 0; i < SPIN && Atomics.load(ctl, PENDING) !== 0; i++);
-      let left: number;
-      while ((left = Atomics.load(ctl, PENDING)) !== 0) Atomics.wait(ctl, PENDING, left);
-      for (let w = 1; w < n; w++) {
-        if (ctl[w * SLOT_INTS + 3] !== 0) throw new Error(`WorkerPool.run: ${op} failed on worker ${w}`);
-        results[w] = this.args[w * SLOT_ARGS + SLOT_ARGS - 1]!;
-      }
+    let mainError: unknown = null;
+    const t0 = performance.now();
+    try {
+      results[0] = this.mainFns[opi]!(...jobs[0]!) ?? 0;
+    } catch (e) {
+      mainError = e;
+    }
+    const mainMs = performance.now() - t0;
+    try {
+      // always collect every worker, even when the calling thread's share threw
+      for (let w = 1; w < n; w++) this.await(w, seqs[w]!, op, mainMs);
+    } finally {
+      this.running = null;
+    }
+    if (mainError !== null) throw new Error(`WorkerPool.run: ${op} failed on the calling thread: ${describe(mainError)}`, { cause: mainError });
+    for (let w = 1; w < n; w++) {
+      if (ctl[w * SLOT_INTS + ERR] !== 0) throw new Error(`WorkerPool.run: ${op} failed on worker ${w}: ${this.message(w)}`);
+      results[w] = this.args[w * SLOT_ARGS + SLOT_ARGS - 1]!;
     }
     return results;
+  }
+
+  /** Blocks until worker w publishes DONE = seq, in slices, failing on a dead or stalled worker. */
+  private await(w: number, seq: number, op: string, mainMs: number): void {
+    const ctl = this.ctl, base = w * SLOT_INTS;
+    for (let i = 0; i < SPIN && Atomics.load(ctl, base + DONE) !== seq; i++);
+    const start = performance.now();
+    let done: number;
+    while ((done = Atomics.load(ctl, base + DONE)) !== seq) {
+      const waited = performance.now() - start;
+      if (Atomics.load(ctl, base + ALIVE) === 0) {
+        if (Atomics.load(ctl, base + DONE) === seq) break; // it finished, then exited
+        this.fail(`worker ${w} died while running it${ctl[base + ERR] ? `: ${this.message(w)}` : ''}`, op);
+      }
+      const acked = Atomics.load(ctl, base + ACK) === seq;
+      if (!acked && waited > this.timeoutMs) {
+        this.fail(`worker ${w} did not pick it up within ${this.timeoutMs} ms (dead, or never scheduled)`, op);
+      }
+      const limit = Math.max(this.timeoutMs, 100 * mainMs);
+      if (acked && waited > limit) {
+        this.fail(`worker ${w} has not finished it after ${Math.round(waited)} ms (the calling thread's share took ${mainMs.toFixed(1)} ms)`, op);
+      }
+      Atomics.wait(ctl, base + DONE, done, SLICE_MS);
+    }
+  }
+
+  private fail(why: string, op: string): never {
+    this.broken ??= `'${op}': ${why}`;
+    throw new Error(`WorkerPool.run: '${op}': ${why}`);
+  }
+
+  private message(w: number): string {
+    const bytes = this.msg.slice(w * MSG_BYTES, (w + 1) * MSG_BYTES); // a copy: TextDecoder refuses shared views
+    const end = bytes.indexOf(0);
+    return new TextDecoder().decode(end < 0 ? bytes : bytes.subarray(0, end)) || 'unknown error';
   }
 
   /** Stops the workers; the pool cannot be used afterwards. */
@@ -98,16 +206,24 @@ export class WorkerPool {
     if (this.closed) return;
     this.closed = true;
     const ctl = this.ctl;
+    const exited = this.workers.map((w) => new Promise<void>((resolve) => {
+      if (w.threadId < 0) resolve();
+      else w.once('exit', () => resolve());
+    }));
     for (const w of this.workers) w.ref(); // keep the loop alive until each worker has exited
-    Atomics.store(ctl, PENDING, this.workers.length);
     this.workers.forEach((_, i) => {
       const base = (i + 1) * SLOT_INTS;
-      ctl[base + 1] = -1;
-      Atomics.add(ctl, base, 1);
-      Atomics.notify(ctl, base, 1);
+      ctl[base + OP] = -1;
+      Atomics.add(ctl, base + SEQ, 1);
+      Atomics.notify(ctl, base + SEQ, 1);
     });
-    await Promise.all(this.workers.map((w) => new Promise<void>((resolve) => {
-      w.once('exit', () => resolve());
-    })));
+    // a worker stuck in a kernel never reads the close op; stop it after the timeout
+    const timer = setTimeout(() => { for (const w of this.workers) void w.terminate(); }, this.timeoutMs);
+    await Promise.all(exited);
+    clearTimeout(timer);
   }
+}
+
+function describe(e: unknown): string {
+  return e instanceof Error ? `${e.name}: ${e.message}` : String(e);
 }

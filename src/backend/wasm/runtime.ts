@@ -18,6 +18,8 @@ export interface WasmRuntimeOptions {
   threads?: number;
   /** memory maximum in MiB; default TESSERA_WASM_MAX_MB or 4096 (the wasm32 limit) */
   maxMemoryMB?: number;
+  /** ms before a worker that does not pick up or finish a job becomes an Error; default TESSERA_POOL_TIMEOUT_MS or 30 000 */
+  poolTimeoutMs?: number;
 }
 
 type WasmFn = (...args: number[]) => number;
@@ -84,7 +86,8 @@ export async function createWasmRuntime(opts: WasmRuntimeOptions = {}): Promise<
   const fn = instance.exports as unknown as Record<string, WasmFn>;
   // the module's static data sits below __heap_base; keep a margin above it
   const heap = new WasmHeap(memory, Math.max(fn.heapBase!(), 1024) + 1024, maximumPages);
-  const pool = await WorkerPool.create(module, memory, instance.exports, threads);
+  const timeoutMs = opts.poolTimeoutMs ?? envInt('TESSERA_POOL_TIMEOUT_MS');
+  const pool = await WorkerPool.create(module, memory, instance.exports, threads, timeoutMs === undefined ? {} : { timeoutMs });
   const scratchBytes = fn.gemmScratchBytes!() + 64 * 1024;
   const scratch = Array.from({ length: threads }, () => heap.allocBytes(scratchBytes));
   return { heap, pool, threads, fn, scratch, scratchBytes, close: () => pool.close() };

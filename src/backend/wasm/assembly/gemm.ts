@@ -21,10 +21,46 @@ export const NC = 512; // multiple of NR
 export const GEMM_SCRATCH_BYTES: i32 = (MC * KC + KC * NC + MR * NR) * 4;
 
 // A(i, k) of op(A), alpha folded in; rows past mc are zero so edge tiles need no special kernel.
+// Full MR-row tiles go through SIMD (a 4×4 transpose for rows 0–3 plus the fifth row's lanes, or one vector
+// per k when transposed): scalar packing cost ~9% of the N = 256 training products (it is redone per NC panel).
 function packA(transA: bool, A: usize, lda: i32, ic: i32, pc: i32, mc: i32, kc: i32, alpha: f32, dst: usize): void {
+  const va = f32x4.splat(alpha);
   for (let ir = 0; ir < mc; ir += MR) {
     const rows = min(MR, mc - ir);
-    if (!transA) {
+    if (rows == MR && !transA) {
+      const r0 = A + (<usize>(ic + ir) * <usize>lda + <usize>pc) * 4, step = <usize>lda * 4;
+      const r1 = r0 + step, r2 = r1 + step, r3 = r2 + step, r4 = r3 + step;
+      let k = 0;
+      for (; k + 4 <= kc; k += 4) {
+        const o = <usize>(k << 2), out = dst + <usize>(k * MR * 4);
+        const v0 = f32x4.mul(v128.load(r0 + o), va), v1 = f32x4.mul(v128.load(r1 + o), va);
+        const v2 = f32x4.mul(v128.load(r2 + o), va), v3 = f32x4.mul(v128.load(r3 + o), va);
+        const v4 = f32x4.mul(v128.load(r4 + o), va);
+        const t0 = v128.shuffle<f32>(v0, v1, 0, 4, 1, 5), t1 = v128.shuffle<f32>(v0, v1, 2, 6, 3, 7);
+        const t2 = v128.shuffle<f32>(v2, v3, 0, 4, 1, 5), t3 = v128.shuffle<f32>(v2, v3, 2, 6, 3, 7);
+        v128.store(out, v128.shuffle<f32>(t0, t2, 0, 1, 4, 5));
+        store<f32>(out, f32x4.extract_lane(v4, 0), 16);
+        v128.store(out, v128.shuffle<f32>(t0, t2, 2, 3, 6, 7), 20);
+        store<f32>(out, f32x4.extract_lane(v4, 1), 36);
+        v128.store(out, v128.shuffle<f32>(t1, t3, 0, 1, 4, 5), 40);
+        store<f32>(out, f32x4.extract_lane(v4, 2), 56);
+        v128.store(out, v128.shuffle<f32>(t1, t3, 2, 3, 6, 7), 60);
+        store<f32>(out, f32x4.extract_lane(v4, 3), 76);
+      }
+      for (; k < kc; k++) {
+        const o = <usize>(k << 2), out = dst + <usize>(k * MR * 4);
+        store<f32>(out, alpha * load<f32>(r0 + o), 0); store<f32>(out, alpha * load<f32>(r1 + o), 4);
+        store<f32>(out, alpha * load<f32>(r2 + o), 8); store<f32>(out, alpha * load<f32>(r3 + o), 12);
+        store<f32>(out, alpha * load<f32>(r4 + o), 16);
+      }
+    } else if (rows == MR) {
+      for (let k = 0; k < kc; k++) {
+        const src = A + (<usize>(pc + k) * <usize>lda + <usize>(ic + ir)) * 4;
+        const out = dst + <usize>(k * MR * 4);
+        v128.store(out, f32x4.mul(v128.load(src), va));
+        store<f32>(out, alpha * load<f32>(src, 16), 16);
+      }
+    } else if (!transA) {
       for (let i = 0; i < MR; i++) {
         const out = dst + <usize>(i << 2);
         if (i < rows) {
@@ -75,8 +111,9 @@ function packB(transB: bool, B: usize, ldb: i32, pc: i32, jc: i32, kc: i32, nc: 
   }
 }
 
-// C[5×8] += Apanel · Bpanel over kc; ldcBytes is the row stride of C in bytes.
-function kernel5x8(kc: i32, pa: usize, pb: usize, c: usize, ldcBytes: usize): void {
+// C[5×8] += Apanel · Bpanel over kc (C = … when overwrite: the first K block of a beta = 0 product, which saves
+// a zeroing pass and a read of C); ldcBytes is the row stride of C in bytes.
+function kernel5x8(kc: i32, pa: usize, pb: usize, c: usize, ldcBytes: usize, overwrite: bool): void {
   let c00 = f32x4.splat(0), c01 = c00, c10 = c00, c11 = c00, c20 = c00, c21 = c00;
   let c30 = c00, c31 = c00, c40 = c00, c41 = c00;
   let a: v128, b0: v128, b1: v128;
@@ -109,6 +146,14 @@ function kernel5x8(kc: i32, pa: usize, pb: usize, c: usize, ldcBytes: usize): vo
     pa += 20;
     pb += 32;
   }
+  if (overwrite) {
+    v128.store(c, c00); v128.store(c, c01, 16); c += ldcBytes;
+    v128.store(c, c10); v128.store(c, c11, 16); c += ldcBytes;
+    v128.store(c, c20); v128.store(c, c21, 16); c += ldcBytes;
+    v128.store(c, c30); v128.store(c, c31, 16); c += ldcBytes;
+    v128.store(c, c40); v128.store(c, c41, 16);
+    return;
+  }
   v128.store(c, f32x4.add(v128.load(c), c00)); v128.store(c, f32x4.add(v128.load(c, 16), c01), 16); c += ldcBytes;
   v128.store(c, f32x4.add(v128.load(c), c10)); v128.store(c, f32x4.add(v128.load(c, 16), c11), 16); c += ldcBytes;
   v128.store(c, f32x4.add(v128.load(c), c20)); v128.store(c, f32x4.add(v128.load(c, 16), c21), 16); c += ldcBytes;
@@ -128,9 +173,35 @@ function scaleC(M: i32, N: i32, beta: f32, C: usize, ldc: i32): void {
   }
 }
 
+// C[mc×nc] (+)= packed A block · packed B block over one kc slice: the jr → ir loops around the micro-kernel.
+function macroKernel(mc: i32, nc: i32, kc: i32, pa: usize, pb: usize, C: usize, ldcBytes: usize, edge: usize, overwrite: bool): void {
+  for (let jr = 0; jr < nc; jr += NR) {
+    const cols = min(NR, nc - jr);
+    const bp = pb + <usize>(jr * kc * 4);
+    for (let ir = 0; ir < mc; ir += MR) {
+      const rows = min(MR, mc - ir);
+      const ap = pa + <usize>(ir * kc * 4);
+      const c = C + <usize>ir * ldcBytes + <usize>(jr << 2);
+      if (rows == MR && cols == NR) {
+        kernel5x8(kc, ap, bp, c, ldcBytes, overwrite);
+      } else {
+        kernel5x8(kc, ap, bp, edge, NR * 4, true);
+        for (let i = 0; i < rows; i++) {
+          for (let j = 0; j < cols; j++) {
+            const p = c + <usize>i * ldcBytes + <usize>(j << 2);
+            const e = load<f32>(edge + <usize>((i * NR + j) << 2));
+            store<f32>(p, overwrite ? e : load<f32>(p) + e);
+          }
+        }
+      }
+    }
+  }
+}
+
 export function sgemm(transA: i32, transB: i32, M: i32, N: i32, K: i32, alpha: f32,
                       A: usize, lda: i32, B: usize, ldb: i32, beta: f32, C: usize, ldc: i32, scratch: usize): void {
-  scaleC(M, N, beta, C, ldc);
+  // beta = 0 is folded into the first K block (overwrite); any other beta ≠ 1 scales C once up front
+  if (K == 0 || alpha == 0 || (beta != 0 && beta != 1)) scaleC(M, N, beta, C, ldc);
   if (K == 0 || alpha == 0) return;
   const pa = scratch;
   const pb = pa + <usize>(MC * KC * 4);
@@ -144,27 +215,59 @@ export function sgemm(transA: i32, transB: i32, M: i32, N: i32, K: i32, alpha: f
       for (let ic = 0; ic < M; ic += MC) {
         const mc = min(MC, M - ic);
         packA(transA != 0, A, lda, ic, pc, mc, kc, alpha, pa);
-        for (let jr = 0; jr < nc; jr += NR) {
-          const cols = min(NR, nc - jr);
-          const bp = pb + <usize>(jr * kc * 4);
-          for (let ir = 0; ir < mc; ir += MR) {
-            const rows = min(MR, mc - ir);
-            const ap = pa + <usize>(ir * kc * 4);
-            const c = C + (<usize>(ic + ir) * <usize>ldc + <usize>(jc + jr)) * 4;
-            if (rows == MR && cols == NR) {
-              kernel5x8(kc, ap, bp, c, ldcBytes);
-            } else {
-              memory.fill(edge, 0, MR * NR * 4);
-              kernel5x8(kc, ap, bp, edge, NR * 4);
-              for (let i = 0; i < rows; i++) {
-                for (let j = 0; j < cols; j++) {
-                  const p = c + <usize>i * ldcBytes + <usize>(j << 2);
-                  store<f32>(p, load<f32>(p) + load<f32>(edge + <usize>((i * NR + j) << 2)));
-                }
-              }
-            }
-          }
-        }
+        macroKernel(mc, nc, kc, pa, pb, C + (<usize>ic * <usize>ldc + <usize>jc) * 4, ldcBytes, edge, pc == 0 && beta == 0);
+      }
+    }
+  }
+}
+
+// --- Multi-threaded GEMM with one shared copy of packed B -------------------------------------------------
+// Splitting rows statically made every thread pack all of op(B) and left the caller waiting on the slowest
+// thread (on a shared machine one of two threads is often descheduled). Instead, in one dispatch: (1) the
+// threads take KC×NC blocks of op(B) from an atomic counter and pack them into one shared buffer, then wait
+// until every block is packed; (2) each thread takes `chunk` rows at a time from a second counter and runs the
+// whole K and N loops on them. A thread that starts late finds the work taken and returns at once, so the
+// caller never waits on a sleeping worker more than once per product; no thread ever waits unboundedly here.
+// Block (jc, pc) of packed B starts at float jc·K + ncp·pc (earlier column blocks are full NC wide).
+// sync: three i32 counters (row chunks taken, B blocks taken, B blocks packed), zeroed by the caller.
+
+/** Floats of packed op(B) for a K×N product. */
+export function packedBFloats(N: i32, K: i32): i32 {
+  return (N + NR - 1) / NR * NR * K;
+}
+
+export function sgemmSharedB(transA: i32, transB: i32, M: i32, N: i32, K: i32, alpha: f32, A: usize, lda: i32,
+                             B: usize, ldb: i32, beta: f32, C: usize, ldc: i32, scratch: usize, packed: usize,
+                             sync: usize, chunk: i32): void {
+  const nP = (K + KC - 1) / KC, blocks = (N + NC - 1) / NC * nP;
+  for (;;) {
+    const blk = atomic.add<i32>(sync, 1, 4);
+    if (blk >= blocks) break;
+    const jc = (blk / nP) * NC, pc = (blk % nP) * KC;
+    const nc = min(NC, N - jc), kc = min(KC, K - pc), ncp = (nc + NR - 1) / NR * NR;
+    packB(transB != 0, B, ldb, pc, jc, kc, nc, packed + (<usize>jc * <usize>K + <usize>ncp * <usize>pc) * 4);
+    atomic.add<i32>(sync, 1, 8);
+  }
+  // another thread is finishing a block (µs). If it stalls (descheduled, or killed), leave: whoever packs the
+  // last block also takes every row chunk left, and the pool's timeouts catch a thread that never returns.
+  for (let spin = 0; atomic.load<i32>(sync, 8) < blocks; spin++) if (spin >= 1 << 26) return;
+  const pa = scratch;
+  const edge = pa + <usize>(MC * KC * 4);
+  const ldcBytes = <usize>ldc * 4;
+  for (;;) {
+    const ic = atomic.add<i32>(sync, 1) * chunk;
+    if (ic >= M) break;
+    const mc = min(chunk, M - ic);
+    const c = C + <usize>ic * ldcBytes;
+    if (K == 0 || alpha == 0 || (beta != 0 && beta != 1)) scaleC(mc, N, beta, c, ldc);
+    if (K == 0 || alpha == 0) continue;
+    for (let jc = 0; jc < N; jc += NC) {
+      const nc = min(NC, N - jc), ncp = (nc + NR - 1) / NR * NR;
+      for (let pc = 0; pc < K; pc += KC) {
+        const kc = min(KC, K - pc);
+        packA(transA != 0, A, lda, ic, pc, mc, kc, alpha, pa);
+        const pb = packed + (<usize>jc * <usize>K + <usize>ncp * <usize>pc) * 4;
+        macroKernel(mc, nc, kc, pa, pb, c + <usize>(jc << 2), ldcBytes, edge, pc == 0 && beta == 0);
       }
     }
   }

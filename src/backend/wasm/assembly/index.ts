@@ -1,6 +1,6 @@
 // @ts-nocheck — AssemblyScript source, compiled by asc (scripts/build-wasm.mjs), not by tsc.
 // Entry of the tessera kernel module: re-exports every kernel so asc emits one .wasm.
-export { sgemm, sgemmBatched, sgemv, gatherStrided, scatterStrided } from './gemm';
+export { sgemm, sgemmBatched, sgemv, gatherStrided, scatterStrided, sgemmSharedB, packedBFloats } from './gemm';
 export function copyBytes(dst: usize, src: usize, n: usize): void { memory.copy(dst, src, n); }
 export function heapBase(): usize { return __heap_base; }
 import { GEMM_SCRATCH_BYTES } from './gemm';
