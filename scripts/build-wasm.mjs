@@ -10,11 +10,14 @@ import { mkdirSync, statSync } from 'node:fs';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const wasmDir = join(root, 'src', 'backend', 'wasm');
-mkdirSync(join(wasmDir, 'build'), { recursive: true });
+// --out-dir DIR writes the modules elsewhere (the test that checks the committed build matches its sources)
+const outFlag = process.argv.indexOf('--out-dir');
+const outDir = outFlag > 0 ? process.argv[outFlag + 1] : join(wasmDir, 'build');
+mkdirSync(outDir, { recursive: true });
 // Two variants: plain SIMD128, and one using relaxed-SIMD FMA in the GEMM micro-kernel (picked at runtime
 // when the engine validates it; Node 20 needs --experimental-wasm-relaxed-simd, which runtime.ts sets).
 for (const [name, extra] of [['kernels.wasm', []], ['kernels-relaxed.wasm', ['--enable', 'relaxed-simd']]]) {
-  build(join(wasmDir, 'build', name), extra);
+  build(join(outDir, name), extra);
 }
 
 function build(out, extra) {
