@@ -3,7 +3,7 @@
 // their media and with blank media (the no-media baseline). If even vqa-color (6 answers) stays at chance,
 // something between the pixels and the LLM is broken.
 // Usage: node --import tsx scripts/experiments/single-task.ts task=vqa-color n=400 steps=300 lr=1e-3 batch=8
-//        [img=32 patch=8 vh=32 vl=2 hidden=64 layers=2 std=0.02 vlr=… plr=… out=/tmp/st]
+//        [img=32 patch=8 vh=32 vl=2 hidden=64 layers=2 std=0.02 gate=1 vlr=… plr=… out=/tmp/st]
 
 import { existsSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
@@ -34,15 +34,16 @@ if (!existsSync(join(held, 'data.jsonl'))) await synthesize({ outDir: held, task
 const imageSize = num('img', 32);
 const { model, processor } = tinyTessera(num('seed', 0), {
   hidden: num('hidden', 64), layers: num('layers', 2), heads: 4, kvHeads: 2,
-  vision: { imageSize, patchSize: num('patch', 8), hidden: num('vh', 32), layers: num('vl', 2), heads: 4 },
+  vision: { imageSize, patchSize: num('patch', 8), hidden: num('vh', 32), layers: num('vl', 2), heads: 4 }, projectorGate: num('gate', 1) === 1,
 }, { std: num('std', 0.02) });
 const { samples } = await loadJsonl(join(data, 'data.jsonl'), (r, dir) => processor.encodeRecord(r, dir, { maxLength: 512 }), { onBadRecord: 'fail' });
 const pre = num('pre', 0);
 if (pre > 0) {
   const wrapper = new AttributeModel(model, 'image', 0);
-  const enc = attributeEncoder('image', processor, readScenes(join(data, 'data.jsonl')));
+  const grid = num('patches', 1) === 1 ? imageSize / num('patch', 8) : 0;
+  const enc = attributeEncoder('image', processor, readScenes(join(data, 'data.jsonl')), grid);
   const { samples: attr } = await loadJsonl(join(data, 'data.jsonl'), enc, { onBadRecord: 'fail' });
-  const { samples: attrHeld } = await loadJsonl(join(held, 'data.jsonl'), attributeEncoder('image', processor, readScenes(join(held, 'data.jsonl'))), { onBadRecord: 'fail' });
+  const { samples: attrHeld } = await loadJsonl(join(held, 'data.jsonl'), attributeEncoder('image', processor, readScenes(join(held, 'data.jsonl')), grid), { onBadRecord: 'fail' });
   const objective = attributeObjective(wrapper);
   const pstage = parseStage({ name: 'pre', kind: 'pretrain-vision', trainable: ['vision', 'attributeHead'], lr: { vision: num('prelr', 2e-3), attributeHead: num('prelr', 2e-3) },
     data: [{ path: 'x', weight: 1 }], steps: pre, batchSize: 16, warmup: Math.ceil(pre / 20), seed: 0 });

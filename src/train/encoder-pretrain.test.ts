@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { synthesize } from '../data/synthetic/synthesize.ts';
 import { saveTessera } from '../models/tessera/checkpoint.ts';
 import { tinyTessera } from '../models/tessera/tiny.ts';
-import { audioLabels, imageLabels, sceneTarget } from './encoder-pretrain.ts';
+import { audioLabels, imageLabels, patchLabels, patchTargets, sceneTarget } from './encoder-pretrain.ts';
 import { readMetrics } from './metrics.ts';
 import { runStage } from './run.ts';
 import { parseStage } from './stages.ts';
@@ -23,6 +23,23 @@ test('scene targets: (color, shape) pairs for images, tone counts and digit word
   assert.deepEqual([...tones.keys()].filter((i) => tones[i] === 1).map((i) => audioLabels[i]), ['3 tones']);
   const speech = sceneTarget('audio', { kind: 'speech', words: ['four', 'two'] })!;
   assert.deepEqual([...speech.keys()].filter((i) => speech[i] === 1).map((i) => audioLabels[i]), ['says two', 'says four']);
+});
+
+test('patch targets: the color and shape of the object over each patch, none on background', () => {
+  // a 4×4 grid of 32 px patches; the red square covers patch centres (48, 16) and (48, 48); the tiny blue circle
+  // holds no patch centre, so the patch with its own centre (row 3, column 0) takes it
+  const t = patchTargets({ kind: 'shapes', shapes: [
+    { color: 'red', shape: 'square', cx: 50, cy: 30, box: [40, 10, 60, 50] },
+    { color: 'blue', shape: 'circle', cx: 10, cy: 120, box: [5, 115, 15, 125] },
+  ] }, 4)!;
+  const K = patchLabels.length;
+  const labelsAt = (r: number, c: number): string[] => patchLabels.filter((_, k) => t[(r * 4 + c) * K + k] === 1);
+  assert.deepEqual(labelsAt(0, 1), ['red', 'square']);
+  assert.deepEqual(labelsAt(1, 1), ['red', 'square']);
+  assert.deepEqual(labelsAt(3, 0), ['blue', 'circle']);
+  const objectPatches = Array.from({ length: 16 }, (_, p) => labelsAt(Math.floor(p / 4), p % 4).length).filter((n) => n > 0).length;
+  assert.equal(objectPatches, 3);
+  assert.equal(patchTargets({ kind: 'chart' }, 4), null);
 });
 
 test('pretrain-vision and pretrain-audio train the encoder and head only', async () => {
@@ -40,6 +57,7 @@ test('pretrain-vision and pretrain-audio train the encoder and head only', async
       const m = readMetrics(join(out, 'metrics.jsonl'));
       assert.equal(m.length, 4);
       assert.equal(typeof m[0]!.label_accuracy, 'number');
+      if (kind === 'pretrain-vision') assert.equal(typeof m[0]!.patch_accuracy, 'number');
       console.log(`${kind}: loss ${m[0]!.loss} → ${m.at(-1)!.loss}, label accuracy ${m.at(-1)!.label_accuracy}`);
       const { model: after } = await import('../models/tessera/checkpoint.ts').then((c) => c.loadTessera(r.modelDir));
       let changed = 0;

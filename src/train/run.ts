@@ -117,7 +117,7 @@ export async function runStage(o: RunStageOptions): Promise<RunStageResult> {
       const scenes = new Map<string, ReturnType<typeof readScenes>>();
       const data = await sources((r, dir) => {
         if (!scenes.has(dir)) scenes.set(dir, readScenes(join(dir, 'data.jsonl')));
-        return attributeEncoder(modality, processor, scenes.get(dir)!)(r, dir);
+        return attributeEncoder(modality, processor, scenes.get(dir)!, patchGrid(model))(r, dir);
       });
       // the attribute head always trains, at the stage's highest learning rate
       const headLr = Math.max(...Object.values(stage.lr));
@@ -132,6 +132,12 @@ export async function runStage(o: RunStageOptions): Promise<RunStageResult> {
   saveTessera(modelDir, model, processor);
   log(`${stage.name}: model saved to ${modelDir}`);
   return { ...result, modelDir };
+}
+
+/** The vision tower's patch grid side (image size / patch size), 0 without a vision tower. */
+function patchGrid(model: TesseraModel): number {
+  const v = model.config.vision;
+  return v ? v.vit.imageSize / v.vit.patchSize : 0;
 }
 
 /** Next-token loss on the labelled (assistant) tokens of encoded conversations, media spliced by the model. */

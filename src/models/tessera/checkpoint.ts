@@ -63,6 +63,8 @@ export function initTessera(config: Json, seed: number, opts: InitOptions = {}):
     for (const [name, p] of model.namedParameters()) {
       if (name === 'audio.embedPositions.weight') continue;
       const data = p.storage as Float32Array;
+      // projector gates start at the text embeddings' scale, so media rows enter the LLM commensurate with text (gate.ts)
+      if (/Projector\.gate$/.test(name)) { data.fill(std); continue; }
       const isNorm = /norm|layernorm/i.test(name) && name.endsWith('.weight');
       const base = isNorm ? 1 : 0;
       // The media path (tower + projector) is five or more matrices deep before the LLM sees it; at a flat std of

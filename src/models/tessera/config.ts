@@ -42,6 +42,8 @@ export interface TesseraConfig {
   readonly audio: TesseraAudioConfig | null;
   readonly imageTokenId: number;
   readonly audioTokenId: number;
+  /** `projector_gate`: a learned per-channel gain after each projector (gate.ts); absent in older checkpoints. */
+  readonly projectorGate: boolean;
 }
 
 export function parseTesseraConfig(json: Json, where = 'config.json'): TesseraConfig {
@@ -80,7 +82,8 @@ export function parseTesseraConfig(json: Json, where = 'config.json'): TesseraCo
     if (whisper.decoder) throw new Error(`${a.where}: tessera's audio encoder has no decoder; drop the decoder_* fields`);
     audio = Object.freeze({ json: a.obj, whisper, frames: 2 * whisper.maxSourcePositions });
   }
-  return Object.freeze({ textJson, text, vision, audio, imageTokenId, audioTokenId });
+  const projectorGate = c.bool('projector_gate', false);
+  return Object.freeze({ textJson, text, vision, audio, imageTokenId, audioTokenId, projectorGate });
 }
 
 /** config.json content of a parsed config (the inverse of parseTesseraConfig). */
@@ -92,6 +95,7 @@ export function tesseraConfigJson(cfg: TesseraConfig): Record<string, unknown> {
     image_token_id: cfg.imageTokenId,
     audio_token_id: cfg.audioTokenId,
   };
+  if (cfg.projectorGate) out.projector_gate = true;
   if (cfg.vision) {
     Object.assign(out, {
       vision_config: cfg.vision.json, vision_feature_layer: cfg.vision.featureLayer,
@@ -116,6 +120,8 @@ export interface TesseraSizes {
   /** Audio: mel bins, d_model, depth, chunk seconds (frames = 100·seconds). Null: no audio encoder. */
   audio?: { melBins: number; dModel: number; layers: number; heads: number; seconds: number } | null;
   maxPositions?: number;
+  /** Gated projectors (gate.ts). Default true. */
+  projectorGate?: boolean;
 }
 
 /** A config.json object for a small model of the given sizes (the defaults make a test-sized model). */
@@ -125,6 +131,7 @@ export function tesseraConfigFromSizes(s: TesseraSizes): Record<string, unknown>
     model_type: 'tessera',
     image_token_id: s.imageTokenId,
     audio_token_id: s.audioTokenId,
+    projector_gate: s.projectorGate ?? true,
     text_config: {
       model_type: 'qwen2', vocab_size: s.vocabSize, hidden_size: hidden, intermediate_size: 2 * hidden,
       num_hidden_layers: s.layers ?? 2, num_attention_heads: heads, num_key_value_heads: s.kvHeads ?? Math.max(1, heads / 2),

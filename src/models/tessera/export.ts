@@ -14,6 +14,7 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { writeSafetensors, type TensorData } from '../../io/safetensors.ts';
 import { snakeCase } from '../mllm/whisper.ts';
+import { foldGate, isGated } from './gate.ts';
 import type { TesseraModel } from './model.ts';
 import type { TesseraProcessor } from './processor.ts';
 
@@ -44,9 +45,16 @@ export function qwen2AudioKey(name: string): string | null {
 export function exportTensors(model: TesseraModel, format: ExportFormat): Record<string, TensorData> {
   const keyOf = format === 'hf-llava' ? llavaKey : qwen2AudioKey;
   const out: Record<string, TensorData> = {};
+  // a gated projector is exported as the plain one with its gate folded into the last Linear (exact)
+  const folded = new Map<string, { shape: number[]; data: Float32Array }>();
+  for (const [prefix, m] of [['visionProjector', model.visionProjector], ['audioProjector', model.audioProjector]] as const) {
+    if (isGated(m)) for (const [k, v] of foldGate(prefix, m)) folded.set(k, v);
+  }
   for (const [name, p] of model.namedParameters()) {
     const key = keyOf(name);
-    if (key) out[key] = f32(p);
+    if (!key || name.endsWith('Projector.gate')) continue;
+    const f = folded.get(name);
+    out[key] = f ? { dtype: 'float32', shape: f.shape, data: f.data } : f32(p);
   }
   if (format === 'hf-qwen2-audio' && !model.llm.lm_head) out['language_model.lm_head.weight'] = f32(model.llm.model.embed_tokens.weight);
   return out;

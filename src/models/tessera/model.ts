@@ -1,8 +1,10 @@
 // TesseraModel: tessera's own LLaVA-style multimodal model. A SigLIP vision tower whose `vision_feature_layer`
 // output goes through an `mlp2x_gelu` projector (LLaVA-1.5, strategy "full"), a Whisper-style audio encoder with
 // Qwen2-Audio's length mask, avg-pool by 2 and one Linear projector (Chu et al. 2024), and a Qwen2 CausalLM with
-// tied embeddings. Media features replace the embeddings of their placeholder tokens in row-major order over the
-// batch (transformers `masked_scatter`); the loss is ForCausalLMLoss (shift by one, mean over labels ≠ −100).
+// tied embeddings. With config `projector_gate` each projector ends in a learned per-channel gain started at the
+// text-embedding scale (gate.ts; folded into the last Linear on HF export). Media features replace the
+// embeddings of their placeholder tokens in row-major order over the batch (transformers `masked_scatter`); the
+// loss is ForCausalLMLoss (shift by one, mean over labels ≠ −100).
 // Multimodal input may also be given as a list of chunks (text | image | audio) per sequence (`embedChunks`),
 // as llama.cpp's mtmd does.
 //
@@ -22,6 +24,7 @@ import { LinearProjector } from '../projector/linear.ts';
 import { MlpProjector } from '../projector/mlp.ts';
 import { SiglipVisionTower } from '../vision/vit/siglip.ts';
 import type { TesseraConfig } from './config.ts';
+import { GatedLinearProjector, GatedMlpProjector } from './gate.ts';
 
 /** One training or generation batch: markers already expanded to placeholder tokens by the processor. */
 export interface TesseraBatch {
@@ -70,10 +73,11 @@ export class TesseraModel extends Module {
     this.llm = new CausalLM(config.text);
     const v = config.vision;
     this.vision = v ? new SiglipVisionTower(v.vit) : null;
-    this.visionProjector = v ? new MlpProjector({ inFeatures: v.vit.hiddenSize, outFeatures: C, act: v.projectorAct, bias: true }) : null;
+    const Mlp = config.projectorGate ? GatedMlpProjector : MlpProjector;
+    this.visionProjector = v ? new Mlp({ inFeatures: v.vit.hiddenSize, outFeatures: C, act: v.projectorAct, bias: true }) : null;
     const a = config.audio;
     this.audio = a ? new WhisperEncoder(a.whisper) : null;
-    this.audioProjector = a ? new LinearProjector(a.whisper.dModel, C) : null;
+    this.audioProjector = a ? (config.projectorGate ? new GatedLinearProjector(a.whisper.dModel, C) : new LinearProjector(a.whisper.dModel, C)) : null;
   }
 
   /** pixels [I, 3, H, W] → [I, N, C]. Layers after the feature layer are never run. */

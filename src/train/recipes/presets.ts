@@ -4,7 +4,8 @@
 //
 // The stage sequence follows LLaVA-1.5 (align: projectors only at 1e-3 on captions; instruct: projectors + LLM on
 // everything, loss on answers) with a stage 0 in front — the LLM learns the task language from text, the towers
-// learn colors/shapes and tones/digits by attribute prediction (encoder-pretrain.ts) — and DPO behind (β 0.1,
+// learn colors/shapes (per patch) and tones/digits by attribute prediction (encoder-pretrain.ts) — an easy
+// instruct phase between align and the full mix (the curriculum below), and DPO behind (β 0.1,
 // the preference pairs weighted towards vqa-exist, whose rejected answers are hallucinated "yes"). Unlike LLaVA
 // the towers keep training (at a lower rate) in instruct: they start from a small pretraining, not from CLIP,
 // and the text of ocr/charts and the grounding boxes are learned nowhere else.
@@ -32,13 +33,17 @@ const tinyModel: RecipeModel = {
 
 /** Step counts and batch sizes of one stage sequence; everything else is shared by quick and demo. */
 interface Schedule {
-  text: number; vision: number; audio: number; align: number; instruct: number; dpo: number;
+  text: number; vision: number; audio: number; align: number; easy: number; instruct: number; dpo: number;
   batch: number; checkpointEvery: number;
   /** lr of the LLM and projectors in instruct (the towers train at 0.3×). */
   instructLr: number;
 }
 
 const alignTasks: Partial<Record<TaskName, number>> = { caption: 2, ocr: 1, 'asr-digits': 1, 'chart-value': 1, beeps: 1, pitch: 1 };
+// Curriculum (issue 5): the full mix first teaches the answer priors it can read off the questions and the
+// media rows stay unused; a first phase on tasks whose answer is only in the media and has few values (one
+// attribute of one object, one property of a sound) makes the LLM read the media rows before the mix starts.
+const easyTasks: Partial<Record<TaskName, number>> = { 'vqa-color': 1, 'vqa-shape': 1, beeps: 1, pitch: 1 };
 // harder tasks (reading, counting, charts, boxes, tool calls) get more of the instruct mix
 const instructWeights = allTasks({ ocr: 2, 'vqa-count': 1.5, 'chart-value': 2, ground: 2, tool: 1.5, 'cross-count': 1.5, 'asr-digits': 1.5, 'audio-number': 1.5, beeps: 1.5 });
 
@@ -62,6 +67,12 @@ function stages(s: Schedule): StageInput[] {
       data: taskMix(alignTasks), steps: s.align, batchSize: s.batch, maxLength: 256, warmup: Math.ceil(s.align / 20), ...common,
     },
     {
+      name: 'instruct-easy', kind: 'instruct', trainable: ['vision', 'audio', 'visionProjector', 'audioProjector', 'llm'],
+      // the towers at the full rate here: their features must separate colors/shapes/tones before the mix
+      lr: { vision: s.instructLr, audio: s.instructLr, visionProjector: s.instructLr, audioProjector: s.instructLr, llm: s.instructLr },
+      data: taskMix(easyTasks), steps: s.easy, batchSize: s.batch, maxLength: 256, warmup: Math.ceil(s.easy / 20), minLrRatio: 0.5, ...common,
+    },
+    {
       name: 'instruct', kind: 'instruct', trainable: ['vision', 'audio', 'visionProjector', 'audioProjector', 'llm'],
       lr: { vision: 0.3 * s.instructLr, audio: 0.3 * s.instructLr, visionProjector: s.instructLr, audioProjector: s.instructLr, llm: s.instructLr },
       data: [...taskMix(instructWeights), { path: 'train/multiturn.jsonl', weight: 1 }],
@@ -81,7 +92,7 @@ export const recipes: Readonly<Record<string, Recipe>> = {
     data: { train: perTask(3), heldout: 2, textLines: 60, multiturn: 4, prefsPerTask: 3, trainSeed: 1, heldoutSeed: 1001 },
     tokenizer: { vocabSize: 400, minFrequency: 2 },
     model: tinyModel,
-    stages: stages({ text: 2, vision: 2, audio: 2, align: 2, instruct: 3, dpo: 2, batch: 4, checkpointEvery: 2, instructLr: 1e-3 }).map((s) => ({ ...s, batchSize: 4 })),
+    stages: stages({ text: 2, vision: 2, audio: 2, align: 2, easy: 2, instruct: 3, dpo: 2, batch: 4, checkpointEvery: 2, instructLr: 1e-3 }).map((s) => ({ ...s, batchSize: 4 })),
     eval: { perTask: 1, baseline: true, maxNewTokens: 12, compareStage: 'instruct' },
     saveDtype: 'float32',
   },
@@ -90,19 +101,20 @@ export const recipes: Readonly<Record<string, Recipe>> = {
     data: { train: perTask(100), heldout: 10, textLines: 3000, multiturn: 60, prefsPerTask: 20, trainSeed: 1, heldoutSeed: 1001 },
     tokenizer: { vocabSize: 1024, minFrequency: 2 },
     model: demoModel,
-    stages: stages({ text: 40, vision: 15, audio: 10, align: 15, instruct: 320, dpo: 6, batch: 8, checkpointEvery: 40, instructLr: 2e-3 }),
+    stages: stages({ text: 40, vision: 80, audio: 10, align: 40, easy: 400, instruct: 240, dpo: 6, batch: 8, checkpointEvery: 40, instructLr: 2e-3 }),
     eval: { perTask: 10, baseline: true, maxNewTokens: 32, compareStage: 'instruct' },
     saveDtype: 'float32',
   },
-  // Sized from quick's measured s/step on 2 cores (blas): data ≈ 6 min, text 800 × 0.75 s, vision 300 × 0.72 s,
-  // audio 200 × 0.86 s, align 200 × 0.66 s, instruct 2400 × 0.87 s, dpo 60 × 1.0 s, data encoding per stage
-  // ≈ 8 ms/record (≈ 8.5 min in all), eval ≈ 3 min: ≈ 73 min, leaving room under 90 for a busier machine.
+  // Sized from quick's measured s/step on 2 cores (blas): data ≈ 6 min, text 800 × 0.75 s, vision 300 × 0.31 s
+  // (with the per-patch head), audio 200 × 0.86 s, align 200 × 0.66 s, easy 500 × 0.5 s, instruct 2000 × 0.87 s,
+  // dpo 60 × 1.0 s, data encoding per stage ≈ 8 ms/record (≈ 9 min in all), eval ≈ 3 min: ≈ 71 min, leaving room
+  // under 90 for a busier machine.
   demo: {
     name: 'demo', description: 'the shipped models/tessera-demo, ≤ 90 minutes on 2 cores',
     data: { train: perTask(1500, { tool: 1000, 'cross-count': 1200 }), heldout: 100, textLines: 30000, multiturn: 800, prefsPerTask: 300, trainSeed: 1, heldoutSeed: 1001 },
     tokenizer: { vocabSize: 1024, minFrequency: 2 },
     model: demoModel,
-    stages: stages({ text: 800, vision: 300, audio: 200, align: 200, instruct: 2400, dpo: 60, batch: 8, checkpointEvery: 50, instructLr: 1e-3 }),
+    stages: stages({ text: 800, vision: 300, audio: 200, align: 200, easy: 500, instruct: 2000, dpo: 60, batch: 8, checkpointEvery: 50, instructLr: 1e-3 }),
     eval: { perTask: 50, baseline: true, maxNewTokens: 32, compareStage: 'instruct' },
     saveDtype: 'float32',
   },
