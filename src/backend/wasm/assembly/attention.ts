@@ -1,4 +1,4 @@
-// @ts-nocheck — AssemblyScript source, compiled by asc (scripts/build-wasm.mjs), not by tsc.
+// AssemblyScript source, compiled by asc (scripts/build-wasm.mjs); tsconfig excludes this folder.
 // Fused scaled-dot-product attention, forward and backward, blocked like FlashAttention-2 (Dao 2023): one
 // work unit is a (batch, kv head) pair; its K and V are packed once ([S, Dp] and transposed [Dp, S]), then
 // query blocks of QB rows of every query head of the group run as small register-tiled GEMMs:

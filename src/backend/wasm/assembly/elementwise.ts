@@ -1,4 +1,4 @@
-// @ts-nocheck — AssemblyScript source, compiled by asc (scripts/build-wasm.mjs), not by tsc.
+// AssemblyScript source, compiled by asc (scripts/build-wasm.mjs); tsconfig excludes this folder.
 // Elementwise kernels over contiguous f32 ranges (n floats from byte offsets), SIMD body + scalar tail.
 // Binary ops: 0 add, 1 sub, 2 mul, 3 div. Unary ops: 0 relu, 1 gelu (erf), 2 gelu (tanh, GPT-2),
 // 3 quick_gelu x·σ(1.702x) (CLIP), 4 silu x·σ(x), 5 exp, 6 tanh, 7 sigmoid, 8 neg, 9 square, 10 abs, 11 sqrt,

@@ -1,4 +1,4 @@
-// @ts-nocheck — AssemblyScript source, compiled by asc (scripts/build-wasm.mjs), not by tsc.
+// AssemblyScript source, compiled by asc (scripts/build-wasm.mjs); tsconfig excludes this folder.
 // Single-threaded SGEMM / SGEMV over row-major f32 matrices; the TS wrapper splits rows across workers.
 // Structure follows Goto & van de Geijn, "Anatomy of High-Performance Matrix Multiplication" (BLIS loop
 // order jc → pc → ic → jr → ir): B is packed into KC×NC panels (L2/L3), A into MC×KC blocks (L2), and a

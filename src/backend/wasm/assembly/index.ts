@@ -1,4 +1,4 @@
-// @ts-nocheck — AssemblyScript source, compiled by asc (scripts/build-wasm.mjs), not by tsc.
+// AssemblyScript source, compiled by asc (scripts/build-wasm.mjs); tsconfig excludes this folder.
 // Entry of the tessera kernel module: re-exports every kernel so asc emits one .wasm.
 export { sgemm, sgemmBatched, sgemv, gatherStrided, scatterStrided, sgemmSharedB, packedBFloats } from './gemm';
 export function copyBytes(dst: usize, src: usize, n: usize): void { memory.copy(dst, src, n); }

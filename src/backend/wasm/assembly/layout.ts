@@ -1,4 +1,4 @@
-// @ts-nocheck — AssemblyScript source, compiled by asc (scripts/build-wasm.mjs), not by tsc.
+// AssemblyScript source, compiled by asc (scripts/build-wasm.mjs); tsconfig excludes this folder.
 // Data-movement kernels: rotary embeddings in the rotate-half form (Su et al. 2021, RoFormer; HF
 // apply_rotary_pos_emb) and im2col (Chellapilla et al. 2006) so convolution becomes one GEMM.
 

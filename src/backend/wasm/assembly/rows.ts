@@ -1,4 +1,4 @@
-// @ts-nocheck — AssemblyScript source, compiled by asc (scripts/build-wasm.mjs), not by tsc.
+// AssemblyScript source, compiled by asc (scripts/build-wasm.mjs); tsconfig excludes this folder.
 // Row-wise kernels over a [rows, cols] f32 matrix: softmax (+bwd), log_softmax, RMSNorm (Zhang & Sennrich 2019)
 // and LayerNorm (Ba et al. 2016) forward/backward, fused cross-entropy, and row/column/square sums.
 // Every row kernel handles rows [r0, r1) so the pool can split rows without copying.

@@ -1,4 +1,4 @@
-// @ts-nocheck — AssemblyScript source, compiled by asc (scripts/build-wasm.mjs), not by tsc.
+// AssemblyScript source, compiled by asc (scripts/build-wasm.mjs); tsconfig excludes this folder.
 // Vectorised transcendental functions over f32x4 for the memory-bound kernels.
 // exp: Cephes-style range reduction x = n ln2 + r, |r| <= ln2/2, then a degree-6 polynomial
 // for e^r and 2^n built in the exponent bits (relative error ~2e-7 over the f32 range).
