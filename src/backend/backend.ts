@@ -128,4 +128,6 @@ export interface Backend {
   readonly threads: number;
   /** Which dtypes its kernels accept (others fall back to the reference). */
   readonly dtypes: readonly DType[];
+  /** What it runs on, for `tessera info` (e.g. the BLAS library and kernel family, the wasm build). */
+  readonly detail?: string;
 }

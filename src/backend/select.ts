@@ -38,7 +38,7 @@ export function registerCandidate(name: BackendName, load: () => Promise<Backend
   candidates.unshift({ name, load });
 }
 
-export interface BackendReport { name: string; threads: number; available: string[]; note?: string }
+export interface BackendReport { name: string; threads: number; available: string[]; detail?: string; note?: string }
 
 let chosen: Promise<BackendReport> | null = null;
 
@@ -60,7 +60,7 @@ export function initBackend(): Promise<BackendReport> {
     }
     if (!pick) throw new Error(`TESSERA_BACKEND=${forced} is not available here (${reasons.join('; ') || 'not built'})`);
     setBackend(pick);
-    const report: BackendReport = { name: pick.name, threads: pick.threads, available };
+    const report: BackendReport = { name: pick.name, threads: pick.threads, available, ...(pick.detail ? { detail: pick.detail } : {}) };
     if (reasons.length) report.note = `unavailable: ${reasons.join('; ')}`;
     return report;
   })();

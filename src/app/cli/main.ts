@@ -6,6 +6,12 @@ import { Command } from 'commander';
 import { repoRoot } from '../../util/paths.ts';
 import { describeBackend, initBackend } from '../../backend/select.ts';
 
+// `tessera ... | head` closes the pipe early; that is the reader's choice, not an error
+process.stdout.on('error', (e: NodeJS.ErrnoException) => {
+  if (e.code === 'EPIPE') process.exit(0);
+  throw e;
+});
+
 const pkg = JSON.parse(readFileSync(join(repoRoot, 'package.json'), 'utf8')) as { version: string };
 
 const program = new Command()
@@ -18,11 +24,11 @@ program.command('info')
   .option('--json', 'print as JSON')
   .action(async (opts: { json?: boolean }) => {
     const b = await describeBackend();
-    const info = { version: pkg.version, node: process.version, backend: b.name, threads: b.threads, available: b.available, note: b.note };
+    const info = { version: pkg.version, node: process.version, backend: b.name, threads: b.threads, detail: b.detail, available: b.available, note: b.note };
     if (opts.json) console.log(JSON.stringify(info));
     else {
       console.log(`tessera ${info.version} (node ${info.node})`);
-      console.log(`backend: ${info.backend} (${info.threads} thread${info.threads === 1 ? '' : 's'})`);
+      console.log(`backend: ${info.backend} (${info.threads} thread${info.threads === 1 ? '' : 's'})${info.detail ? ` — ${info.detail}` : ''}`);
       console.log(`available: ${info.available.join(', ')}`);
       if (info.note) console.log(info.note);
     }

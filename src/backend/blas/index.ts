@@ -104,6 +104,7 @@ export function blasBackend(base: Backend, threads: number): Backend {
   const baseMatmul = base.kernels.matmul;
   return {
     name: 'blas',
+    detail: `GEMM: ${blas.library}${process.env.OPENBLAS_CORETYPE ? ` (OPENBLAS_CORETYPE=${process.env.OPENBLAS_CORETYPE})` : ''}; other kernels: ${base.name}${base.detail ? ` (${base.detail})` : ''}`,
     alloc: base.alloc,
     ...(base.allocUninit ? { allocUninit: base.allocUninit } : {}),
     kernels: { ...base.kernels, matmul: blasMatmul(blas, baseMatmul ?? fallbackMatmul) },

@@ -16,7 +16,7 @@ import { walk2 } from '../reference/iter.ts';
 import { gemmLayout, gemmSpan, uniformBatchStride } from '../gemm-layout.ts';
 import { allocStorage, type DType, type FloatStorage, type StorageOf } from '../../tensor/dtype.ts';
 import { numel, type Shape } from '../../tensor/shape.ts';
-import { createWasmRuntime, type WasmRuntime } from './runtime.ts';
+import { createWasmRuntime, wasmVariant, type WasmRuntime } from './runtime.ts';
 import * as E from './elementwise.ts';
 import * as R from './rows.ts';
 import * as L from './layout.ts';
@@ -340,6 +340,7 @@ export async function createWasmBackend(threads: number): Promise<Backend & { ru
   };
   return {
     name: 'wasm',
+    detail: `${wasmVariant === 'relaxed' ? 'SIMD128 + relaxed-SIMD FMA' : 'SIMD128'}, ${rt.threads} worker${rt.threads === 1 ? '' : 's'}`,
     runtime: rt,
     threads: rt.threads,
     dtypes: ['float32'],
