@@ -51,9 +51,19 @@ export function decodeBase64(data: string, param: string): Uint8Array {
 /**
  * Starts `engine.chat` and resolves once it has produced its first delta or settled, so a request error (bad
  * media, prompt too long) still becomes an HTTP status before a streamed response commits to 200.
- * The deltas then come from the returned generator, whose return value is the ChatResult.
+ * The deltas then come from the returned generator, whose return value is the ChatResult. When the start fails,
+ * the job's queue place is released before the error propagates.
  */
-export async function startChat(engine: ChatEngine, req: ChatRequest, signal: AbortSignal): Promise<AsyncGenerator<string, ChatResult>> {
+export async function startChat(engine: ChatEngine, req: ChatRequest, job: Admission): Promise<AsyncGenerator<string, ChatResult>> {
+  try {
+    return await firstDelta(engine, req, job.signal);
+  } catch (e) {
+    job.release();
+    throw e;
+  }
+}
+
+async function firstDelta(engine: ChatEngine, req: ChatRequest, signal: AbortSignal): Promise<AsyncGenerator<string, ChatResult>> {
   const buffered: string[] = [];
   let wake: (() => void) | null = null;
   let settled: { ok: true; value: ChatResult } | { ok: false; error: unknown } | null = null;

@@ -4,8 +4,8 @@
 // (`intermediate_query` → `output_query`). Each sub-block is `LayerNorm(x + dense(block(x)))`. The queries are
 // LayerNorm-ed (`layernorm`) before the first layer; the output has no final norm.
 //
-// `QFormerProjector` packages queries + Q-Former + an output Linear as a general modality projector: any
-// encoder's [B, N, E] features become a fixed number of [B, Q, Dout] tokens for a decoder.
+// `QFormerProjector` packages queries + Q-Former + an output Linear as a general modality projector: the
+// [B, N, E] features of any encoder become a fixed number of [B, Q, Dout] tokens for a decoder.
 //
 // Shapes: B batch, Q queries, N encoder tokens, C hidden, E encoder_hidden_size, H heads, D head dim, I intermediate.
 

@@ -88,13 +88,7 @@ export function registerOllamaRoutes(app: Hono, ctx: ServeContext, readJson: (re
         job.release();
       }
     }
-    let deltas;
-    try {
-      deltas = await startChat(ctx.engine, req, job.signal);
-    } catch (e) {
-      job.release();
-      throw e;
-    }
+    const deltas = await startChat(ctx.engine, req, job);
     const stream = eventStream(job.signal, async (write, signal) => {
       try {
         let next = await deltas.next();

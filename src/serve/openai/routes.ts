@@ -54,13 +54,7 @@ export function registerOpenAiRoutes(app: Hono, ctx: ServeContext, readJson: (re
       choices: [{ index: 0, delta, finish_reason: finishReason, logprobs: null }],
       ...(includeUsage ? { usage: null } : {}),
     });
-    let deltas;
-    try {
-      deltas = await startChat(ctx.engine, req, job.signal);
-    } catch (e) {
-      job.release();
-      throw e;
-    }
+    const deltas = await startChat(ctx.engine, req, job);
     const stream = eventStream(job.signal, async (write, signal) => {
       try {
         write(sseData(chunk({ role: 'assistant', content: '' }, null)));
