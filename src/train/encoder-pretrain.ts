@@ -203,18 +203,21 @@ function bceSum(z: Tensor, y: Tensor): Tensor {
 }
 
 /** Object patches whose argmax color and argmax shape are both right (all-zeros and background score 0). */
-function patchHits(z: Float32Array, y: Float32Array): { hits: number; objects: number } {
+function patchHits(z: Float32Array, y: Float32Array): { hits: number; colors: number; shapes: number; objects: number } {
   const K = patchLabels.length, nc = COLORS.length;
-  let hits = 0, objects = 0;
+  let hits = 0, colors = 0, shapes = 0, objects = 0;
   for (let p = 0; p < y.length / K; p++) {
     const row = y.subarray(p * K, p * K + K);
     if (!row.some((v) => v === 1)) continue;
     objects++;
     const zr = z.subarray(p * K, p * K + K);
     const arg = (a: number, b: number): number => { let best = a; for (let i = a; i < b; i++) if (zr[i]! > zr[best]!) best = i; return best; };
-    if (row[arg(0, nc)] === 1 && row[arg(nc, K)] === 1) hits++;
+    const color = row[arg(0, nc)] === 1, shape = row[arg(nc, K)] === 1;
+    if (color) colors++;
+    if (shape) shapes++;
+    if (color && shape) hits++;
   }
-  return { hits, objects };
+  return { hits, colors, shapes, objects };
 }
 
 /** Summed binary cross-entropy over labels, averaged per sample; logs label accuracy. */
@@ -251,7 +254,10 @@ export function attributeObjective(model: AttributeModel): Objective<AttributeSa
         loss = loss.add(bceSum(heads.patch, b.patches).mul(1 / N)); // per patch, so both heads weigh alike
         const h = noGrad(() => patchHits(heads.patch!.toFloat32Array(), b.patches!.toFloat32Array()));
         // per sample: the share of its object patches read right (the loop averages over samples)
-        sums.patch_accuracy = h.objects ? (h.hits / h.objects) * b.target.shape[0]! : 0;
+        const share = (n: number) => (h.objects ? (n / h.objects) * b.target.shape[0]! : 0);
+        sums.patch_accuracy = share(h.hits);
+        sums.patch_color_accuracy = share(h.colors);
+        sums.patch_shape_accuracy = share(h.shapes);
       }
       return { loss, sums };
     },

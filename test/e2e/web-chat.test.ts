@@ -2,7 +2,8 @@
 // over a tiny random tessera checkpoint (what `tessera init-tessera` writes), driven by Debian's chromium through
 // playwright-core: upload an image, ask a question, wait for the streamed answer to finish, and check that the
 // answer is there, the image is shown in the message, the conversation survives a reload, and the stop button
-// ends a running answer. Screenshots go to test/e2e/screenshots/ (ignored by git).
+// ends a running answer; and a microphone recording (chromium's fake capture device, permission granted) becomes a
+// 16 kHz WAV attachment that is sent and answered. Screenshots go to test/e2e/screenshots/ (ignored by git).
 // The web app is built first when its build is missing or older than its sources (vite, about a second).
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
@@ -14,6 +15,7 @@ import type { AddressInfo } from 'node:net';
 import sharp from 'sharp';
 import { chromium, type BrowserContext, type Page } from 'playwright-core';
 import { ensureWebBuilt } from '../../src/app/web/build.ts';
+import { decodeWav } from '../../src/data/audio/wav.ts';
 import { createEngine, type ChatEngine } from '../../src/infer/engine.ts';
 import { saveTessera } from '../../src/models/tessera/checkpoint.ts';
 import { tinyTessera } from '../../src/models/tessera/tiny.ts';
@@ -53,9 +55,11 @@ before(async () => {
   url = `http://127.0.0.1:${info.port}`;
   // A fresh profile in the temp folder: no earlier conversations in localStorage.
   browser = await chromium.launchPersistentContext(join(root, 'profile'), {
-    executablePath: chromiumPath, headless: true, viewport: { width: 1200, height: 800 },
+    executablePath: chromiumPath, headless: true, viewport: { width: 1200, height: 800 }, permissions: ['microphone'],
     args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking',
-      '--disable-component-update', '--disable-sync'],
+      '--disable-component-update', '--disable-sync',
+      // a fake microphone (a beep every second) and no permission prompt, so recording works headless
+      '--use-fake-device-for-media-stream', '--use-fake-ui-for-media-stream'],
   });
 });
 
@@ -121,4 +125,32 @@ test('web chat: the stop button ends a running answer', { skip }, async () => {
   } finally {
     maxTokens = 12;
   }
+});
+
+test('web chat: record from the microphone, send the recording, and read the answer', { skip }, async () => {
+  const page = await openPage();
+  await page.click('#new-chat');
+  assert.ok(await page.locator('#record').isVisible(), 'the microphone button is shown where the browser can record');
+  await page.click('#record');
+  await page.locator('#record.recording').waitFor();
+  await page.waitForTimeout(1500); // record about 1.5 s of the fake device's beeps
+  await page.click('#record');
+  const chip = page.locator('#attachments .attachment.audio');
+  await chip.waitFor();
+  const seconds = Number(/· ([\d.]+) s/.exec((await chip.textContent()) ?? '')?.[1]);
+  assert.ok(seconds >= 0.5 && seconds <= 10, `the recording lasts ${seconds} s`);
+  await page.fill('#input', 'How many beeps are there?');
+  await page.click('#send');
+  await page.locator('.message.assistant .bubble[data-state="done"]').waitFor({ timeout: 60_000 });
+  assert.match((await page.locator('.message.assistant .usage').textContent()) ?? '', /\d+ prompt · 12 completion tokens/);
+  // what was sent: a 16 kHz mono WAV that is not silence
+  const src = (await page.locator('.message.user figure.audio audio').getAttribute('src')) ?? '';
+  assert.match(src, /^data:audio\/(wav|x-wav);base64,/);
+  const wav = decodeWav(Buffer.from(src.slice(src.indexOf(',') + 1), 'base64'));
+  assert.equal(wav.sampleRate, 16000);
+  assert.ok(Math.abs(wav.samples.length / 16000 - seconds) < 0.15, `${wav.samples.length} samples for a ${seconds} s recording`);
+  const peak = wav.samples.reduce((m, v) => Math.max(m, Math.abs(v)), 0);
+  assert.ok(peak > 0.01, `the recording is silent (peak ${peak})`);
+  await page.screenshot({ path: join(shots, 'recording.png') });
+  await page.close();
 });

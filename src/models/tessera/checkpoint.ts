@@ -15,6 +15,7 @@ import { readConfig, registerModel, type LoadedModel, type NamedTensors } from '
 import { parseTesseraConfig, tesseraConfigJson } from './config.ts';
 import { TesseraModel, type TesseraBatch } from './model.ts';
 import { TesseraProcessor } from './processor.ts';
+import { gridPositions, sinCos2d } from '../projector/resampler.ts';
 
 /** Writes model + processor into `dir` (created if missing); the weights file is replaced atomically. */
 export function saveTessera(dir: string, model: TesseraModel, processor: TesseraProcessor): void {
@@ -74,6 +75,16 @@ export function initTessera(config: Json, seed: number, opts: InitOptions = {}):
       const media = /^(vision|audio|visionProjector|audioProjector)\./.test(name) && p.ndim >= 2;
       const spread = media ? Math.max(std, 1 / Math.sqrt(fanIn(p.shape))) : p.ndim >= 2 || name.endsWith('probe') ? std : jitter;
       for (let i = 0; i < data.length; i++) data[i] = base + spread * rng.normal();
+    }
+    // The ViT's learned positions start as a 2D sin-cos grid at the patch embeddings' scale (RMS 1, as MAE fixes
+    // them). Drawn at 1/√C they are ~20× below the patch content, so no patch can find its neighbours, and the
+    // tower never learns shapes, only colors (issue 5: per-patch shape accuracy stuck at chance).
+    const pos = model.vision?.embeddings.position_embedding.weight;
+    if (pos) {
+      const [N, C] = pos.shape as [number, number], g = Math.round(Math.sqrt(N));
+      const grid = sinCos2d(C, gridPositions(g, N / g)).toFloat32Array();
+      const data = pos.storage as Float32Array;
+      for (let i = 0; i < data.length; i++) data[i] = Math.SQRT2 * grid[i]!;
     }
   });
   return model;

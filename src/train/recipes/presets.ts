@@ -7,7 +7,7 @@
 // learn colors/shapes (per patch) and tones/digits by attribute prediction (encoder-pretrain.ts) — an easy
 // instruct phase between align and the full mix (the curriculum below), and DPO behind (β 0.1,
 // the preference pairs weighted towards vqa-exist, whose rejected answers are hallucinated "yes"). Unlike LLaVA
-// the towers keep training (at a lower rate) in instruct: they start from a small pretraining, not from CLIP,
+// the towers keep training in instruct: they start from a small pretraining, not from CLIP,
 // and the text of ocr/charts and the grounding boxes are learned nowhere else.
 
 import type { TaskName } from '../../data/synthetic/vocab.ts';
@@ -35,7 +35,8 @@ const tinyModel: RecipeModel = {
 interface Schedule {
   text: number; vision: number; audio: number; align: number; easy: number; instruct: number; dpo: number;
   batch: number; checkpointEvery: number;
-  /** lr of the LLM and projectors in instruct (the towers train at 0.3×). */
+  /** lr of every part in instruct. At demo size 1e-3 learns vqa-color slower than 5e-4 (66% vs 75% on train
+   * records after 300 steps) and 3e-3 collapses to one answer (scripts/experiments/single-task.ts). */
   instructLr: number;
 }
 
@@ -55,7 +56,7 @@ function stages(s: Schedule): StageInput[] {
       steps: s.text, batchSize: 16, maxLength: 128, warmup: Math.ceil(s.text / 20), weightDecay: 0.01, ...common,
     },
     {
-      name: 'pretrain-vision', kind: 'pretrain-vision', trainable: ['vision'], lr: { vision: 2e-3 }, data: [{ path: 'train/shapes.jsonl', weight: 1 }],
+      name: 'pretrain-vision', kind: 'pretrain-vision', trainable: ['vision'], lr: { vision: 1e-3 }, data: [{ path: 'train/shapes.jsonl', weight: 1 }],
       steps: s.vision, batchSize: 32, warmup: Math.ceil(s.vision / 20), weightDecay: 0.01, ...common,
     },
     {
@@ -74,7 +75,8 @@ function stages(s: Schedule): StageInput[] {
     },
     {
       name: 'instruct', kind: 'instruct', trainable: ['vision', 'audio', 'visionProjector', 'audioProjector', 'llm'],
-      lr: { vision: 0.3 * s.instructLr, audio: 0.3 * s.instructLr, visionProjector: s.instructLr, audioProjector: s.instructLr, llm: s.instructLr },
+      // the towers at the full rate too: the questions about shapes, text, bars and sounds teach them most
+      lr: { vision: s.instructLr, audio: s.instructLr, visionProjector: s.instructLr, audioProjector: s.instructLr, llm: s.instructLr },
       data: [...taskMix(instructWeights), { path: 'train/multiturn.jsonl', weight: 1 }],
       steps: s.instruct, batchSize: s.batch, maxLength: 384, warmup: Math.ceil(s.instruct / 25), minLrRatio: 0.05, ...common,
     },
@@ -101,20 +103,20 @@ export const recipes: Readonly<Record<string, Recipe>> = {
     data: { train: perTask(100), heldout: 10, textLines: 3000, multiturn: 60, prefsPerTask: 20, trainSeed: 1, heldoutSeed: 1001 },
     tokenizer: { vocabSize: 1024, minFrequency: 2 },
     model: demoModel,
-    stages: stages({ text: 40, vision: 80, audio: 10, align: 40, easy: 400, instruct: 240, dpo: 6, batch: 8, checkpointEvery: 40, instructLr: 2e-3 }),
+    stages: stages({ text: 40, vision: 80, audio: 10, align: 40, easy: 400, instruct: 240, dpo: 6, batch: 8, checkpointEvery: 40, instructLr: 5e-4 }),
     eval: { perTask: 10, baseline: true, maxNewTokens: 32, compareStage: 'instruct' },
     saveDtype: 'float32',
   },
-  // Sized from quick's measured s/step on 2 cores (blas): data ≈ 6 min, text 800 × 0.75 s, vision 300 × 0.31 s
-  // (with the per-patch head), audio 200 × 0.86 s, align 200 × 0.66 s, easy 500 × 0.5 s, instruct 2000 × 0.87 s,
-  // dpo 60 × 1.0 s, data encoding per stage ≈ 8 ms/record (≈ 9 min in all), eval ≈ 3 min: ≈ 71 min, leaving room
+  // Sized from quick's measured s/step on 2 cores (blas): data ≈ 6 min, text 400 × 0.75 s, vision 1000 × 0.2 s
+  // (with the per-patch head), audio 200 × 0.86 s, align 200 × 0.66 s, easy 500 × 0.5 s, instruct 2200 × 0.87 s,
+  // dpo 60 × 1.0 s, data encoding per stage ≈ 8 ms/record (≈ 9 min in all), eval ≈ 3 min: ≈ 73 min, leaving room
   // under 90 for a busier machine.
   demo: {
     name: 'demo', description: 'the shipped models/tessera-demo, ≤ 90 minutes on 2 cores',
     data: { train: perTask(1500, { tool: 1000, 'cross-count': 1200 }), heldout: 100, textLines: 30000, multiturn: 800, prefsPerTask: 300, trainSeed: 1, heldoutSeed: 1001 },
     tokenizer: { vocabSize: 1024, minFrequency: 2 },
     model: demoModel,
-    stages: stages({ text: 800, vision: 300, audio: 200, align: 200, easy: 500, instruct: 2000, dpo: 60, batch: 8, checkpointEvery: 50, instructLr: 1e-3 }),
+    stages: stages({ text: 400, vision: 1000, audio: 200, align: 200, easy: 500, instruct: 2200, dpo: 60, batch: 8, checkpointEvery: 50, instructLr: 5e-4 }),
     eval: { perTask: 50, baseline: true, maxNewTokens: 32, compareStage: 'instruct' },
     saveDtype: 'float32',
   },
