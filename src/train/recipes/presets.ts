@@ -14,7 +14,7 @@ import type { TaskName } from '../../data/synthetic/vocab.ts';
 import type { StageInput } from '../stages.ts';
 import { allTasks, perTask, taskMix, type Recipe, type RecipeModel } from './recipe.ts';
 
-/** The demo model: ≈ 5 M parameters (≈ 20 MB float32); 64 image tokens (128 px / patch 16), ≤ 75 audio tokens (3 s). */
+/** The demo model: 2.8 M parameters (11.2 MB float32); 64 image tokens (128 px / patch 16), ≤ 75 audio tokens (3 s). */
 export const demoModel: RecipeModel = {
   hidden: 192, layers: 4, heads: 6, kvHeads: 2, maxPositions: 512,
   vision: { imageSize: 128, patchSize: 16, hidden: 128, layers: 4, heads: 4 },
@@ -107,16 +107,16 @@ export const recipes: Readonly<Record<string, Recipe>> = {
     eval: { perTask: 10, baseline: true, maxNewTokens: 32, compareStage: 'instruct' },
     saveDtype: 'float32',
   },
-  // Sized from quick's measured s/step on 2 cores (blas): data ≈ 6 min, text 400 × 0.75 s, vision 1000 × 0.2 s
-  // (with the per-patch head), audio 200 × 0.86 s, align 200 × 0.66 s, easy 500 × 0.5 s, instruct 2200 × 0.87 s,
-  // dpo 60 × 1.0 s, data encoding per stage ≈ 8 ms/record (≈ 9 min in all), eval ≈ 3 min: ≈ 73 min, leaving room
-  // under 90 for a busier machine.
+  // Measured on 2 quiet cores (blas, 2026-11-28, the run that made models/tessera-demo): data 4.6 min, text 400 ×
+  // 0.37 s, vision 1000 × 0.28 s, audio 200 × 0.31 s, align 200 × 0.25 s, easy 500 × 0.38 s, instruct 5000 × 0.53 s
+  // (48 min with data loading; its loss, averaged per 500 steps, fell 1.03 → 0.92 by step 2000 and 0.81 by
+  // 5000), dpo 60 × 0.87 s, eval 2 min: 71.4 min, leaving room under 90 for a busier machine.
   demo: {
     name: 'demo', description: 'the shipped models/tessera-demo, ≤ 90 minutes on 2 cores',
     data: { train: perTask(1500, { tool: 1000, 'cross-count': 1200 }), heldout: 100, textLines: 30000, multiturn: 800, prefsPerTask: 300, trainSeed: 1, heldoutSeed: 1001 },
     tokenizer: { vocabSize: 1024, minFrequency: 2 },
     model: demoModel,
-    stages: stages({ text: 400, vision: 1000, audio: 200, align: 200, easy: 500, instruct: 2200, dpo: 60, batch: 8, checkpointEvery: 50, instructLr: 5e-4 }),
+    stages: stages({ text: 400, vision: 1000, audio: 200, align: 200, easy: 500, instruct: 5000, dpo: 60, batch: 8, checkpointEvery: 50, instructLr: 5e-4 }),
     eval: { perTask: 50, baseline: true, maxNewTokens: 32, compareStage: 'instruct' },
     saveDtype: 'float32',
   },
