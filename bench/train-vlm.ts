@@ -12,6 +12,7 @@ import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import type { Backend } from '../src/backend/backend.ts';
 import { getBackend, setBackend } from '../src/backend/registry.ts';
+import { profileReport, profilingEnabled, resetProfile } from '../src/backend/profile.ts';
 import { loadFastBackends, threadCount } from '../src/backend/select.ts';
 import { referenceBackend } from '../src/backend/reference/index.ts';
 import { initTessera } from '../src/models/tessera/checkpoint.ts';
@@ -72,12 +73,15 @@ async function measure(b: Backend): Promise<{ tokensPerS: number; medianS: numbe
     };
     const losses: number[] = [], times: number[] = [];
     for (let i = 0; i < Number(args.warmup); i++) { losses.push(step()); await new Promise((r) => setImmediate(r)); }
+    resetProfile();
+    const t0 = performance.now();
     for (let i = 0; i < Number(args.steps); i++) {
       const s = performance.now();
       losses.push(step());
       times.push((performance.now() - s) / 1000);
       await new Promise((r) => setImmediate(r));
     }
+    if (profilingEnabled()) console.error(`\nprofile (${b.name}, ${args.steps} steps)\n${profileReport(performance.now() - t0)}`);
     times.sort((p, q) => p - q);
     const med = times[Math.floor(times.length / 2)]!;
     return { tokensPerS: (B * T) / med, medianS: med, lossFirst: losses[0]!, lossLast: losses.at(-1)! };
