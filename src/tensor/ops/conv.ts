@@ -40,6 +40,14 @@ function im2col(x: Tensor, g: Geometry): Tensor {
 
 function convCore(x4: Tensor, w: Tensor, bias: Tensor | null | undefined, g: Geometry): Tensor {
   const B = x4.shape[0]!, Cout = w.shape[0]!;
+  if (g.sh === g.kh && g.sw === g.kw && g.ph === 0 && g.pw === 0 && g.H === g.oh * g.kh && g.W === g.ow * g.kw) {
+    // patchify (ViT patch embeddings): the patches are a permuted view of x, so one strided copy (a backend
+    // kernel) replaces the element-by-element im2col
+    const patches = reshape(permute(reshape(x4, [B, g.C, g.oh, g.kh, g.ow, g.kw]), [0, 2, 4, 1, 3, 5]), [B, g.oh * g.ow, g.C * g.kh * g.kw]);
+    let y = matmul(patches, permute(reshape(w, [Cout, -1]), [1, 0])); // [B, oh·ow, Cout]
+    if (bias) y = add(y, bias);
+    return permute(reshape(y, [B, g.oh, g.ow, Cout]), [0, 3, 1, 2]);
+  }
   const cols = im2col(contiguous(x4), g); // [B, C·kh·kw, oh·ow]
   let y = matmul(reshape(w, [Cout, -1]), cols); // [B, Cout, oh·ow]
   if (bias) y = add(y, reshape(bias, [Cout, 1]));
