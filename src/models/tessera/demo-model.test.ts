@@ -2,11 +2,12 @@
 // the report of the run that made it (eval.json), and on held-out records drawn now with a seed no run used it
 // scores what that report says, within sampling noise, and above its own no-media baseline.
 
-import { test } from 'node:test';
+import { before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdtempSync, readFileSync, readdirSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { initBackend } from '../../backend/select.ts';
 import { synthesize } from '../../data/synthetic/synthesize.ts';
 import { ALL_TASKS } from '../../data/synthetic/vocab.ts';
 import { evaluateRecords } from '../../eval/evaluate.ts';
@@ -17,6 +18,9 @@ import { loadTessera } from './checkpoint.ts';
 
 const dir = join(repoRoot, 'models', 'tessera-demo');
 const PER_TASK = 8;
+
+// the fast backend, as `npm start` runs it (the reference loops take ~1 s a prediction here)
+before(async () => { await initBackend(); });
 
 test('models/tessera-demo: the files, within 30 MB, with the report of its run', () => {
   const files = readdirSync(dir);
