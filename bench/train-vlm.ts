@@ -12,7 +12,6 @@ import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import type { Backend } from '../src/backend/backend.ts';
 import { getBackend, setBackend } from '../src/backend/registry.ts';
-import { profileReport, profilingEnabled, resetProfile } from '../src/backend/profile.ts';
 import { loadFastBackends, threadCount } from '../src/backend/select.ts';
 import { referenceBackend } from '../src/backend/reference/index.ts';
 import { initTessera } from '../src/models/tessera/checkpoint.ts';
@@ -22,6 +21,7 @@ import { AdamW } from '../src/optim/adamw.ts';
 import { randn, Rng, tensor } from '../src/tensor/index.ts';
 import { demoModel } from '../src/train/recipes/presets.ts';
 import { repoRoot } from '../src/util/paths.ts';
+import { timeSteps } from './steps.ts';
 
 const { values: args } = parseArgs({
   options: { backends: { type: 'string' }, steps: { type: 'string', default: '5' }, warmup: { type: 'string', default: '2' }, threads: { type: 'string' } },
@@ -71,20 +71,8 @@ async function measure(b: Backend): Promise<{ tokensPerS: number; medianS: numbe
       opt.step();
       return loss.item();
     };
-    const losses: number[] = [], times: number[] = [];
-    for (let i = 0; i < Number(args.warmup); i++) { losses.push(step()); await new Promise((r) => setImmediate(r)); }
-    resetProfile();
-    const t0 = performance.now();
-    for (let i = 0; i < Number(args.steps); i++) {
-      const s = performance.now();
-      losses.push(step());
-      times.push((performance.now() - s) / 1000);
-      await new Promise((r) => setImmediate(r));
-    }
-    if (profilingEnabled()) console.error(`\nprofile (${b.name}, ${args.steps} steps)\n${profileReport(performance.now() - t0)}`);
-    times.sort((p, q) => p - q);
-    const med = times[Math.floor(times.length / 2)]!;
-    return { tokensPerS: (B * T) / med, medianS: med, lossFirst: losses[0]!, lossLast: losses.at(-1)! };
+    const t = await timeSteps(step, Number(args.warmup), Number(args.steps), b.name);
+    return { tokensPerS: (B * T) / t.medianS, ...t };
   } finally {
     setBackend(prev);
   }

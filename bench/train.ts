@@ -13,12 +13,12 @@ import type { Backend } from '../src/backend/backend.ts';
 import { getBackend, setBackend } from '../src/backend/registry.ts';
 import { loadFastBackends, threadCount } from '../src/backend/select.ts';
 import { referenceBackend } from '../src/backend/reference/index.ts';
-import { profileReport, profilingEnabled, resetProfile } from '../src/backend/profile.ts';
 import { parseLlmConfig } from '../src/models/llm/config.ts';
 import { CausalLM } from '../src/models/llm/decoder.ts';
 import { AdamW } from '../src/optim/adamw.ts';
 import { crossEntropy, manualSeed, randint, Rng, slice } from '../src/tensor/index.ts';
 import { sharedDir } from '../src/util/paths.ts';
+import { timeSteps } from './steps.ts';
 
 const { values: args } = parseArgs({
   options: {
@@ -57,21 +57,8 @@ async function measure(b: Backend): Promise<{ tokensPerS: number; medianS: numbe
       opt.step();
       return loss.item();
     };
-    const losses: number[] = [];
-    for (let i = 0; i < Number(args.warmup); i++) { losses.push(step()); await new Promise((r) => setImmediate(r)); }
-    resetProfile();
-    const times: number[] = [];
-    const t0 = performance.now();
-    for (let i = 0; i < Number(args.steps); i++) {
-      const s = performance.now();
-      losses.push(step());
-      times.push((performance.now() - s) / 1000);
-      await new Promise((r) => setImmediate(r));
-    }
-    if (profilingEnabled()) console.error(`\nprofile (${b.name}, ${args.steps} steps)\n${profileReport(performance.now() - t0)}`);
-    times.sort((p, q) => p - q);
-    const med = times[Math.floor(times.length / 2)]!;
-    return { tokensPerS: (config.batch * config.seq) / med, medianS: med, lossFirst: losses[0]!, lossLast: losses[losses.length - 1]! };
+    const t = await timeSteps(step, Number(args.warmup), Number(args.steps), b.name);
+    return { tokensPerS: (config.batch * config.seq) / t.medianS, ...t };
   } finally {
     setBackend(prev);
   }
