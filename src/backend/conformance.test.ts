@@ -61,6 +61,7 @@ const cases: Case[] = [
     run: (x, c, s) => T.rope(x, c, s), tol: 1e-5 },
   { name: 'crossEntropy with ignore', inputs: (g) => [r([6, 41], g, 2), T.tensor([3, -100, 40, 0, -100, 7], { dtype: 'int64' })], run: (x, t) => T.crossEntropy(x, t), tol: 1e-5 },
   { name: 'embedding', inputs: (g) => [r([13, 6], g), ids([2, 5], 13, g)], run: (w, i) => T.embedding(w, i, 0), tol: 1e-6 },
+  { name: 'conv2d patchify', inputs: (g) => [r([2, 3, 8, 8], g), r([5, 3, 4, 4], g), r([5], g)], run: (x, w, b) => T.conv2d(x, w, b, { stride: 4 }), tol: 1e-5 },
   { name: 'conv2d stride/pad', inputs: (g) => [r([2, 3, 9, 7], g), r([4, 3, 3, 3], g), r([4], g)], run: (x, w, b) => T.conv2d(x, w, b, { stride: 2, padding: 1 }), tol: 1e-5 },
   { name: 'conv1d', inputs: (g) => [r([2, 3, 17], g), r([5, 3, 3], g), r([5], g)], run: (x, w, b) => T.conv1d(x, w, b, { stride: 2, padding: 1 }), tol: 1e-5 },
   { name: 'attention bhtd causal, odd head dim, rows past one query block', inputs: (g) => [r([2, 3, 70, 5], g), r([2, 3, 70, 5], g), r([2, 3, 70, 5], g)],

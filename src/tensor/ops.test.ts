@@ -327,12 +327,16 @@ const TABLE: Entry[] = [
     convCase(1, 'stride 2, padding 1, strided input', [1, 3, 7], [2, 3, 3], 2, 1, false, 'strided'),
     convCase(1, 'kernel 1 on transposed input', [2, 3, 4], [2, 3, 1], 1, 0, true, 'transposed'),
     convCase(1, 'input at an offset', [1, 2, 5], [2, 2, 2], 1, 1, true, 'offset'),
+    convCase(1, 'stride = kernel (patchify path)', [2, 3, 6], [4, 3, 2], 2, 0, true),
   ] },
   { name: 'conv2d', cases: [
     convCase(2, 'stride 1, padding 1, bias', [1, 2, 4, 4], [3, 2, 3, 3], 1, 1, true),
     convCase(2, 'stride 2, no padding, transposed input', [2, 1, 5, 5], [2, 1, 2, 2], 2, 0, false, 'transposed'),
     convCase(2, 'stride 2, padding 1 (patch-embed like)', [1, 2, 5, 4], [2, 2, 3, 3], 2, 1, true, 'strided'),
     convCase(2, 'input at an offset', [1, 1, 3, 3], [1, 1, 2, 2], 1, 0, false, 'offset'),
+    // stride = kernel, no padding, tiles the input: the patchify path (a permuted view + one GEMM)
+    convCase(2, 'patchify, bias', [2, 3, 4, 6], [5, 3, 2, 2], 2, 0, true),
+    convCase(2, 'patchify, transposed input', [1, 2, 6, 6], [3, 2, 3, 3], 3, 0, false, 'transposed'),
   ] },
   { name: 'avg_pool1d', cases: [
     poolCase('k2 s2', [2, 2, 6], 2, 2, 'contiguous'), poolCase('k3 s1 transposed', [1, 3, 5], 3, 1, 'transposed'),

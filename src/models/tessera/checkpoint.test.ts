@@ -61,15 +61,16 @@ test('initTessera is deterministic per seed', () => {
   assert.ok(norm.every((v) => v === 1), 'norm weights start at 1 without jitter');
 });
 
-test('a damaged checkpoint folder is an error naming the file and the key', () => {
-  const dir = join(root, 'b');
-  saveTessera(dir, tiny.model, tiny.processor);
-  const cfg = JSON.parse(readFileSync(join(dir, 'config.json'), 'utf8')) as Record<string, unknown>;
-  writeFileSync(join(dir, 'config.json'), JSON.stringify({ ...cfg, audio_config: undefined }));
-  assert.throws(() => loadTessera(dir), /model\.safetensors.*unexpected.*audio\./s);
-  writeFileSync(join(dir, 'config.json'), JSON.stringify({ ...cfg, image_token_id: 100000 }));
-  assert.throws(() => loadTessera(dir), /image_token_id 100000 is outside the vocabulary/);
-  rmSync(join(dir, 'tokenizer.json'));
-  writeFileSync(join(dir, 'config.json'), JSON.stringify(cfg));
-  assert.throws(() => loadTessera(dir), /tokenizer\.json is missing/);
+test('initTessera starts the ViT positions as the 2D sin-cos grid at RMS 1, the patch embeddings at their scale', () => {
+  const m = initTessera(tiny.config, 3);
+  const pos = m.vision!.embeddings.position_embedding.weight.toFloat32Array();
+  const g = m.config.vision!.vit.imageSize / m.config.vision!.vit.patchSize, C = m.config.vision!.vit.hiddenSize, q = C / 4;
+  assert.equal(pos.length, g * g * C);
+  // patch (row 1, col 2): channels [sin(row·ω), cos(row·ω), sin(col·ω), cos(col·ω)] × √2, ω_k = 10000^(−k/q)
+  const at = (1 * g + 2) * C, k = 1, w = 1 / Math.pow(10000, k / q);
+  assert.ok(Math.abs(pos[at + k]! - Math.SQRT2 * Math.sin(w)) < 1e-6);
+  assert.ok(Math.abs(pos[at + q + k]! - Math.SQRT2 * Math.cos(w)) < 1e-6);
+  assert.ok(Math.abs(pos[at + 2 * q + k]! - Math.SQRT2 * Math.sin(2 * w)) < 1e-6);
+  const rms = Math.sqrt(pos.reduce((s, v) => s + v * v, 0) / pos.length);
+  assert.ok(Math.abs(rms - 1) < 1e-5, `position RMS ${rms}`);
 });

@@ -50,9 +50,9 @@ test('models/tessera-demo: fresh held-out records score as its report says, and 
     // so on the fresh records too
     const reading = report.final.tasks.filter((t) => t.baseline !== null && t.accuracy >= t.baseline + 0.25).map((t) => t.task);
     assert.ok(reading.length > 0, 'the report shows no task where the model reads its media');
-    const sum = (key: 'accuracy' | 'baseline') => r.tasks.filter((t) => reading.includes(t.task)).reduce((n, t) => n + (t[key] ?? 0) * t.count, 0);
-    const n = r.tasks.filter((t) => reading.includes(t.task)).reduce((k, t) => k + t.count, 0);
-    const withMedia = sum('accuracy') / n, blank = sum('baseline') / n;
+    const fresh = r.tasks.filter((t) => reading.includes(t.task)), n = fresh.reduce((k, t) => k + t.count, 0);
+    const withMedia = fresh.reduce((k, t) => k + t.accuracy * t.count, 0) / n;
+    const blank = fresh.reduce((k, t) => k + (t.baseline ?? 0) * t.count, 0) / n;
     assert.ok(withMedia >= blank + 0.15, `${reading.join(', ')}: ${withMedia.toFixed(3)} with media, ${blank.toFixed(3)} without`);
   } finally {
     rmSync(out, { recursive: true, force: true });
