@@ -47,57 +47,30 @@ function transpose(src: usize, Sp: i32, Dp: i32, dst: usize): void {
   for (let j = 0; j < Sp; j++) for (let d = 0; d < Dp; d++) store<f32>(at(dst, d * Sp + j), load<f32>(at(src, j * Dp + d)));
 }
 
-// C[r, j] = Σ_d A[r, d] · BT[d, j] for r < rows4 (multiple of 4), j < n8 (multiple of 8); A ld Dp, BT and C ld Sp.
-function mmNT(A: usize, rows4: i32, Dp: i32, BT: usize, Sp: i32, n8: i32, C: usize): void {
+// C[r, j] = Σ_{k<K} A[r, k] · B[k, j] for r < rows4 (multiple of 4), j < n8 (multiple of 8); A ld lda, B and C
+// ld ldb. Scores are Q·Kᵀ with Kᵀ stored as B; outputs are P·V.
+function mm(A: usize, lda: i32, rows4: i32, K: i32, B: usize, ldb: i32, n8: i32, C: usize): void {
   for (let r = 0; r < rows4; r += 4) {
-    const a0 = at(A, r * Dp), a1 = a0 + (<usize>Dp << 2), a2 = a1 + (<usize>Dp << 2), a3 = a2 + (<usize>Dp << 2);
+    const a0 = at(A, r * lda), a1 = a0 + (<usize>lda << 2), a2 = a1 + (<usize>lda << 2), a3 = a2 + (<usize>lda << 2);
     for (let j = 0; j < n8; j += 8) {
       let c00 = f32x4.splat(0), c01 = c00, c10 = c00, c11 = c00, c20 = c00, c21 = c00, c30 = c00, c31 = c00;
-      let b = at(BT, j);
-      for (let d = 0; d < Dp; d++) {
+      let b = at(B, j);
+      for (let k = 0; k < K; k++) {
         const b0 = v128.load(b), b1 = v128.load(b, 16);
-        const o = <usize>d << 2;
+        const o = <usize>k << 2;
         const x0 = v128.load32_splat(a0 + o), x1 = v128.load32_splat(a1 + o);
         c00 = madd(x0, b0, c00); c01 = madd(x0, b1, c01);
         c10 = madd(x1, b0, c10); c11 = madd(x1, b1, c11);
         const x2 = v128.load32_splat(a2 + o), x3 = v128.load32_splat(a3 + o);
         c20 = madd(x2, b0, c20); c21 = madd(x2, b1, c21);
         c30 = madd(x3, b0, c30); c31 = madd(x3, b1, c31);
-        b += <usize>Sp << 2;
+        b += <usize>ldb << 2;
       }
-      const c = at(C, r * Sp + j), ld = <usize>Sp << 2;
+      const c = at(C, r * ldb + j), ld = <usize>ldb << 2;
       v128.store(c, c00); v128.store(c, c01, 16);
       v128.store(c + ld, c10); v128.store(c + ld, c11, 16);
       v128.store(c + 2 * ld, c20); v128.store(c + 2 * ld, c21, 16);
       v128.store(c + 3 * ld, c30); v128.store(c + 3 * ld, c31, 16);
-    }
-  }
-}
-
-// C[r, d] = alpha · Σ_{j<n} P[r, j] · M[j, d] for r < rows4, d < Dp; P ld Sp, M and C ld Dp.
-function mmNN(P: usize, rows4: i32, Sp: i32, n: i32, M: usize, Dp: i32, alpha: f32, C: usize): void {
-  const av = f32x4.splat(alpha);
-  for (let r = 0; r < rows4; r += 4) {
-    const p0 = at(P, r * Sp), p1 = p0 + (<usize>Sp << 2), p2 = p1 + (<usize>Sp << 2), p3 = p2 + (<usize>Sp << 2);
-    for (let d = 0; d < Dp; d += 8) {
-      let c00 = f32x4.splat(0), c01 = c00, c10 = c00, c11 = c00, c20 = c00, c21 = c00, c30 = c00, c31 = c00;
-      let m = at(M, d);
-      for (let j = 0; j < n; j++) {
-        const m0 = v128.load(m), m1 = v128.load(m, 16);
-        const o = <usize>j << 2;
-        const x0 = v128.load32_splat(p0 + o), x1 = v128.load32_splat(p1 + o);
-        c00 = madd(x0, m0, c00); c01 = madd(x0, m1, c01);
-        c10 = madd(x1, m0, c10); c11 = madd(x1, m1, c11);
-        const x2 = v128.load32_splat(p2 + o), x3 = v128.load32_splat(p3 + o);
-        c20 = madd(x2, m0, c20); c21 = madd(x2, m1, c21);
-        c30 = madd(x3, m0, c30); c31 = madd(x3, m1, c31);
-        m += <usize>Dp << 2;
-      }
-      const c = at(C, r * Dp + d), ld = <usize>Dp << 2;
-      v128.store(c, f32x4.mul(c00, av)); v128.store(c, f32x4.mul(c01, av), 16);
-      v128.store(c + ld, f32x4.mul(c10, av)); v128.store(c + ld, f32x4.mul(c11, av), 16);
-      v128.store(c + 2 * ld, f32x4.mul(c20, av)); v128.store(c + 2 * ld, f32x4.mul(c21, av), 16);
-      v128.store(c + 3 * ld, f32x4.mul(c30, av)); v128.store(c + 3 * ld, f32x4.mul(c31, av), 16);
     }
   }
 }
@@ -209,10 +182,10 @@ export function attnFwd(u0: i32, u1: i32, B: i32, T: i32, S: i32, H: i32, Hkv: i
         const nr = min(QB, T - i0), rows4 = (nr + 3) & ~3;
         const jEnd = causal != 0 ? min(S, i0 + nr + S - T) : S, n8 = up8(jEnd);
         packRows(q + qOff + (<usize>(i0 * qStride) << 2), qStride, nr, D, Qp, Dp, rows4);
-        mmNT(Qp, rows4, Dp, KT, Sp, n8, P);
+        mm(Qp, Dp, rows4, Dp, KT, Sp, n8, P);
         probs(P, Sp, nr, n8, i0, T, S, causal, scale, km, lrow, true);
         if (rows4 > nr) memory.fill(at(P, nr * Sp), 0, <usize>((rows4 - nr) * Sp) << 2);
-        mmNN(P, rows4, Sp, jEnd, Vp, Dp, 1, Op);
+        mm(P, Sp, rows4, jEnd, Vp, Dp, Dp, Op);
         unpackRows(Op, Dp, nr, D, out + qOff + (<usize>(i0 * qStride) << 2), qStride);
       }
     }
@@ -253,9 +226,9 @@ export function attnBwd(u0: i32, u1: i32, B: i32, T: i32, S: i32, H: i32, Hkv: i
           for (let d = 0; d < Dp; d += 4) acc = madd(v128.load(at(gr, d)), v128.load(at(orow, d)), acc);
           store<f32>(at(Di, r), f32x4.extract_lane(acc, 0) + f32x4.extract_lane(acc, 1) + f32x4.extract_lane(acc, 2) + f32x4.extract_lane(acc, 3));
         }
-        mmNT(Qp, rows4, Dp, KT, Sp, n8, P);
+        mm(Qp, Dp, rows4, Dp, KT, Sp, n8, P);
         probs(P, Sp, nr, n8, i0, T, S, causal, scale, km, lrow, false);
-        mmNT(Gp, rows4, Dp, VT, Sp, n8, dS);
+        mm(Gp, Dp, rows4, Dp, VT, Sp, n8, dS);
         for (let r = 0; r < nr; r++) {
           const pr = at(P, r * Sp), dr = at(dS, r * Sp);
           const di = f32x4.splat(load<f32>(at(Di, r))), sv = f32x4.splat(scale);
@@ -267,7 +240,7 @@ export function attnBwd(u0: i32, u1: i32, B: i32, T: i32, S: i32, H: i32, Hkv: i
           memory.fill(at(P, nr * Sp), 0, <usize>((rows4 - nr) * Sp) << 2);
           memory.fill(at(dS, nr * Sp), 0, <usize>((rows4 - nr) * Sp) << 2);
         }
-        mmNN(dS, rows4, Sp, jEnd, Kp, Dp, 1, Op);
+        mm(dS, Sp, rows4, jEnd, Kp, Dp, Dp, Op);
         unpackRows(Op, Dp, nr, D, dq + rowOff, qStride);
         mmTN(P, nr, Sp, n8, Gp, Dp, dV);
         mmTN(dS, nr, Sp, n8, Qp, Dp, dK);
