@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { synthesize } from '../data/synthetic/synthesize.ts';
 import { saveTessera } from '../models/tessera/checkpoint.ts';
 import { tinyTessera } from '../models/tessera/tiny.ts';
-import { audioLabels, imageLabels, patchLabels, patchTargets, sceneTarget } from './encoder-pretrain.ts';
+import { audioLabels, freshImageSamples, imageLabels, patchLabels, patchTargets, sceneTarget } from './encoder-pretrain.ts';
 import { readMetrics } from './metrics.ts';
 import { runStage } from './run.ts';
 import { parseStage } from './stages.ts';
@@ -18,7 +18,8 @@ import { parseStage } from './stages.ts';
 test('scene targets: (color, shape) pairs for images, tone counts and digit words for audio', () => {
   const img = sceneTarget('image', { kind: 'shapes', shapes: [{ color: 'red', shape: 'circle' }, { color: 'orange', shape: 'triangle' }] })!;
   assert.deepEqual([...img.keys()].filter((i) => img[i] === 1).map((i) => imageLabels[i]), ['red circle', 'orange triangle']);
-  assert.equal(sceneTarget('image', { kind: 'chart' }), null);
+  // charts and text hold no (color, shape) pair: all labels 0
+  assert.deepEqual([...sceneTarget('image', { kind: 'chart' })!], new Array(imageLabels.length).fill(0));
   const tones = sceneTarget('audio', { kind: 'tones', tones: [{}, {}, {}] })!;
   assert.deepEqual([...tones.keys()].filter((i) => tones[i] === 1).map((i) => audioLabels[i]), ['3 tones']);
   const speech = sceneTarget('audio', { kind: 'speech', words: ['four', 'two'] })!;
@@ -42,6 +43,52 @@ test('patch targets: the color and shape of the object over each patch, none on 
   assert.equal(patchTargets({ kind: 'chart' }, 4), null);
 });
 
+test('patch targets of text: each character on the patches of its advance box, also when rotated', () => {
+  const K = patchLabels.length;
+  const at = (t: Float32Array, r: number, c: number, g = 8): string[] => patchLabels.filter((_, k) => t[(r * g + c) * K + k] === 1);
+  // "AB" 40 px wide, 20 px high, centred at (64, 40): A spans x 44–64, B 64–84 (16 px patches: columns 2–5, row 2)
+  const flat = patchTargets({ kind: 'text', text: 'AB', height: 20, inkWidth: 40, angle: 0, center: [64, 40], spans: [[0, 20], [20, 40]] }, 8)!;
+  assert.deepEqual(at(flat, 2, 3), ['char A']);
+  assert.deepEqual(at(flat, 2, 4), ['char B']);
+  assert.deepEqual(at(flat, 0, 3), []);
+  assert.deepEqual(at(flat, 4, 3), []);
+  // rotated by 90°: the line runs down the image, A above B
+  const down = patchTargets({ kind: 'text', text: 'AB', height: 20, inkWidth: 40, angle: Math.PI / 2, center: [64, 64], spans: [[0, 20], [20, 40]] }, 8)!;
+  assert.deepEqual(at(down, 3, 3), ['char A']);
+  assert.deepEqual(at(down, 4, 3), ['char B']);
+  // without the recorded geometry (a meta.jsonl from before it was kept) there are no targets
+  assert.equal(patchTargets({ kind: 'text', text: 'AB', height: 20, angle: 0 }, 8), null);
+});
+
+test('patch targets of a chart: bars carry their value, letters their letter and their bar\'s value', () => {
+  const K = patchLabels.length;
+  const at = (t: Float32Array, r: number, c: number): string[] => patchLabels.filter((_, k) => t[(r * 8 + c) * K + k] === 1);
+  // plot y 20–110 with top 9: 10 px per unit; bar A (value 9) centred at x 40, bar B (value 2) at x 88, 12 px wide
+  const t = patchTargets({ kind: 'chart', values: [9, 2], labels: ['A', 'B'], top: 9, plot: { y0: 20, y1: 110 },
+    bars: { centers: [40, 88], width: 12, labelSize: 10 } }, 8)!;
+  assert.deepEqual(at(t, 2, 2), ['value 9']); // patch centre (40, 40) inside bar A
+  assert.deepEqual(at(t, 2, 5), []); // above bar B (its top is y 90)
+  assert.deepEqual(at(t, 5, 5), ['value 2']); // the patch holding B's top
+  assert.deepEqual(at(t, 7, 2), ['char A', 'value 9']); // letter A, 3 px under the baseline
+  assert.deepEqual(at(t, 7, 5), ['char B', 'value 2']);
+});
+
+test('images drawn afresh: the same index gives the same image and labels; shapes, text and charts all occur', () => {
+  const { processor } = tinyTessera(0);
+  const a = freshImageSamples('images', processor, 4, 7, 100), b = freshImageSamples('images', processor, 4, 7, 100);
+  assert.equal(a.length, 100);
+  const K = patchLabels.length, groups = new Set<string>();
+  for (let i = 0; i < 24; i++) {
+    const x = a.at(i)!, y = b.at(i)!;
+    assert.deepEqual(x.media, y.media);
+    assert.deepEqual(x.patches, y.patches);
+    assert.equal(x.media.length, 3 * 32 * 32); // drawn at 128 px, resized to the tiny tower's 32
+    for (let k = 0; k < x.patches!.length; k++) if (x.patches![k] === 1) groups.add(patchLabels[k % K]!.split(' ')[0]!);
+  }
+  assert.ok(groups.has('char') && groups.has('value') && groups.has('square') && groups.has('red'), [...groups].join(','));
+  assert.notDeepEqual(a.at(0)!.media, a.at(1)!.media);
+});
+
 test('pretrain-vision and pretrain-audio train the encoder and head only', async () => {
   const dir = mkdtempSync(join(tmpdir(), 'tessera-enc-'));
   try {
@@ -50,14 +97,15 @@ test('pretrain-vision and pretrain-audio train the encoder and head only', async
     await synthesize({ outDir: join(dir, 'img'), tasks: ['vqa-color', 'caption'], n: 4, seed: 2, split: 'train' });
     await synthesize({ outDir: join(dir, 'aud'), tasks: ['beeps', 'pitch'], n: 3, seed: 2, split: 'train' });
     const before = new Map([...model.namedParameters()].map(([n, p]) => [n, p.toFloat32Array()]));
-    for (const [kind, part, data] of [['pretrain-vision', 'vision', 'img'], ['pretrain-audio', 'audio', 'aud']] as const) {
-      const stage = parseStage({ name: kind, kind, trainable: [part], lr: { [part]: 3e-3 }, data: [{ path: `${data}/data.jsonl` }], steps: 4, batchSize: 4 });
-      const out = join(dir, kind);
+    for (const [kind, part, data] of [['pretrain-vision', 'vision', 'img/data.jsonl'], ['pretrain-audio', 'audio', 'aud/data.jsonl'], ['pretrain-vision', 'vision', 'generate:images']] as const) {
+      const stage = parseStage({ name: kind, kind, trainable: [part], lr: { [part]: 3e-3 }, data: [{ path: data }], steps: 4, batchSize: 4 });
+      const out = join(dir, `${kind}-${data.replace(/\W/g, '')}`);
       const r = await runStage({ stage, outDir: out, modelDir: join(dir, 'init'), baseDir: dir, quiet: true, onBadRecord: 'fail' });
       const m = readMetrics(join(out, 'metrics.jsonl'));
       assert.equal(m.length, 4);
       assert.equal(typeof m[0]!.label_accuracy, 'number');
       if (kind === 'pretrain-vision') assert.equal(typeof m[0]!.patch_accuracy, 'number');
+      if (data === 'generate:images') assert.equal(typeof m.reduce((v, r) => v ?? r.patch_char_accuracy, undefined as unknown), 'number');
       console.log(`${kind}: loss ${m[0]!.loss} → ${m.at(-1)!.loss}, label accuracy ${m.at(-1)!.label_accuracy}`);
       const { model: after } = await import('../models/tessera/checkpoint.ts').then((c) => c.loadTessera(r.modelDir));
       let changed = 0;

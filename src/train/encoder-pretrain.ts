@@ -12,7 +12,14 @@
 
 import { readFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
+import { renderShapesRgb } from '../data/synthetic/draw.ts';
+import { IMAGE_SIZE } from '../data/synthetic/layout.ts';
+import { Rng as SceneRng } from '../data/synthetic/prng.ts';
+import { pretrainScene } from '../data/synthetic/shapeTasks.ts';
+import { drawChart, drawValues } from '../data/synthetic/chart.ts';
+import { drawOcr } from '../data/synthetic/ocr.ts';
 import { COLORS, DIGIT_WORDS, SHAPES } from '../data/synthetic/vocab.ts';
+import { rgbImage } from '../models/vision/preprocess/decode.ts';
 import { Linear } from '../nn/layers.ts';
 import { Module } from '../nn/module.ts';
 import { audioLengths } from '../models/mllm/qwen2-audio.ts';
@@ -21,6 +28,7 @@ import type { TesseraProcessor } from '../models/tessera/processor.ts';
 import { parseMediaRecord } from '../models/tessera/record.ts';
 import { concat, noGrad, Rng, slice, tensor, type Tensor } from '../tensor/index.ts';
 import { logSigmoid } from './dpo.ts';
+import type { SampleSet } from './loop.ts';
 import type { Objective } from './objective.ts';
 
 export type Modality = 'image' | 'audio';
@@ -28,8 +36,18 @@ export type Modality = 'image' | 'audio';
 export const imageLabels: readonly string[] = COLORS.flatMap((c) => SHAPES.map((s) => `${c} ${s}`));
 export const audioLabels: readonly string[] = [1, 2, 3, 4, 5].map((n) => `${n} tones`).concat(DIGIT_WORDS.map((w) => `says ${w}`));
 
-/** Per-patch labels: one per color, then one per shape. */
-export const patchLabels: readonly string[] = [...COLORS, ...SHAPES];
+const CHARS = [...'ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789'];
+const VALUES = ['1', '2', '3', '4', '5', '6', '7', '8', '9'];
+
+/**
+ * Per-patch labels in four groups: the color and the shape of the object covering the patch, the character
+ * of text covering it (ocr words, bar letters), and the value of the bar covering it (a bar's letter carries
+ * its value too, so the letter's patch says which bar holds which value).
+ */
+export const patchLabels: readonly string[] = [...COLORS, ...SHAPES, ...CHARS.map((c) => `char ${c}`), ...VALUES.map((v) => `value ${v}`)];
+const GROUPS = { color: [0, COLORS.length], shape: [COLORS.length, COLORS.length + SHAPES.length],
+  char: [COLORS.length + SHAPES.length, COLORS.length + SHAPES.length + CHARS.length], value: [patchLabels.length - VALUES.length, patchLabels.length] } as const;
+type Group = keyof typeof GROUPS;
 
 export interface AttributeSample {
   /** [3, H, W] pixels or [M, F] mel features. */
@@ -37,48 +55,87 @@ export interface AttributeSample {
   /** Valid mel frames (audio only). */
   length: number;
   target: Float32Array;
-  /** [N, 9] per-patch color/shape labels (images of shape scenes only). */
+  /** [N, K] per-patch labels (images only). */
   patches: Float32Array | null;
 }
 
 interface SceneShape { color: string; shape: string; cx?: number; cy?: number; box?: number[] }
-interface Scene { kind?: string; shapes?: SceneShape[]; tones?: unknown[]; words?: string[]; width?: number }
+interface Scene {
+  kind?: string; shapes?: SceneShape[]; tones?: unknown[]; words?: string[]; width?: number;
+  // text
+  text?: string; height?: number; inkWidth?: number; angle?: number; center?: number[]; spans?: number[][];
+  // chart
+  values?: number[]; labels?: string[]; top?: number; plot?: { y0: number; y1: number }; bars?: { centers: number[]; width: number; labelSize: number };
+}
 
 /**
- * [g·g, 9] labels of a g×g patch grid: a patch takes the color and shape of the object whose box holds its
- * centre, and the patch holding an object's centre always does (objects smaller than a patch). Box coordinates
- * are in the generator's 128 px frame (or the scene's `width`).
+ * [g·g, K] labels of a g×g patch grid from a scene's geometry (the generator's 128 px frame). A patch takes
+ * the labels of what covers its centre; the patch holding a thing's centre always does (things smaller than a
+ * patch). Shapes label color and shape; ocr text labels each character's patches; a chart labels each bar's
+ * patches with its value and its letter's patches with the letter and the value. Null for scenes without
+ * that geometry (e.g. a meta.jsonl written before it was recorded).
  */
 export function patchTargets(scene: Scene, grid: number): Float32Array | null {
-  if (scene.kind !== 'shapes' || !Array.isArray(scene.shapes)) return null;
-  const K = patchLabels.length, side = scene.width ?? 128, step = side / grid;
+  const K = patchLabels.length, side = scene.kind === 'shapes' ? scene.width ?? 128 : 128, step = side / grid;
   const t = new Float32Array(grid * grid * K);
-  const mark = (r: number, c: number, s: SceneShape): void => {
+  const set = (r: number, c: number, group: Group, index: number): void => {
     if (r < 0 || c < 0 || r >= grid || c >= grid) return;
-    const row = t.subarray((r * grid + c) * K, (r * grid + c + 1) * K);
-    row.fill(0);
-    row[COLORS.indexOf(s.color as (typeof COLORS)[number])] = 1;
-    row[COLORS.length + SHAPES.indexOf(s.shape as (typeof SHAPES)[number])] = 1;
+    const [a, b] = GROUPS[group], row = (r * grid + c) * K;
+    t.fill(0, row + a, row + b);
+    t[row + a + index] = 1;
   };
-  for (const s of scene.shapes) {
-    const [x1, y1, x2, y2] = s.box ?? [];
-    if (x1 === undefined || y1 === undefined || x2 === undefined || y2 === undefined) continue;
+  // every patch whose centre (x, y) passes `inside`, plus the patch holding (cx, cy)
+  const cover = (inside: (x: number, y: number) => boolean, cx: number, cy: number, labels: [Group, number][]): void => {
     for (let r = 0; r < grid; r++) {
-      for (let c = 0; c < grid; c++) {
-        const x = (c + 0.5) * step, y = (r + 0.5) * step;
-        if (x >= x1 && x <= x2 && y >= y1 && y <= y2) mark(r, c, s);
-      }
+      for (let c = 0; c < grid; c++) if (inside((c + 0.5) * step, (r + 0.5) * step)) for (const [g, i] of labels) set(r, c, g, i);
     }
-    mark(Math.floor((s.cy ?? (y1 + y2) / 2) / step), Math.floor((s.cx ?? (x1 + x2) / 2) / step), s);
+    for (const [g, i] of labels) set(Math.floor(cy / step), Math.floor(cx / step), g, i);
+  };
+  const inBox = (x1: number, y1: number, x2: number, y2: number) => (x: number, y: number) => x >= x1 && x <= x2 && y >= y1 && y <= y2;
+  if (scene.kind === 'shapes' && Array.isArray(scene.shapes)) {
+    for (const s of scene.shapes) {
+      const [x1, y1, x2, y2] = s.box ?? [];
+      if (x1 === undefined || y1 === undefined || x2 === undefined || y2 === undefined) continue;
+      const labels: [Group, number][] = [['color', COLORS.indexOf(s.color as (typeof COLORS)[number])], ['shape', SHAPES.indexOf(s.shape as (typeof SHAPES)[number])]];
+      cover(inBox(x1, y1, x2, y2), s.cx ?? (x1 + x2) / 2, s.cy ?? (y1 + y2) / 2, labels);
+    }
+    return t;
   }
-  return t;
+  if (scene.kind === 'text' && scene.text && scene.spans && scene.center && scene.inkWidth !== undefined && scene.height !== undefined) {
+    const [ox, oy] = scene.center as [number, number], a = scene.angle ?? 0, cos = Math.cos(a), sin = Math.sin(a);
+    const w = scene.inkWidth, h = scene.height;
+    [...scene.text].forEach((ch, k) => {
+      const [u0, u1] = scene.spans![k]! as [number, number];
+      // the text frame: u along the line from the ink's left edge, v down from the ink's middle
+      const inside = (x: number, y: number) => {
+        const dx = x - ox, dy = y - oy, u = dx * cos + dy * sin + w / 2, v = -dx * sin + dy * cos;
+        return u >= u0 && u <= u1 && Math.abs(v) <= h / 2;
+      };
+      const um = (u0 + u1) / 2 - w / 2;
+      cover(inside, ox + um * cos, oy + um * sin, [['char', CHARS.indexOf(ch)]]);
+    });
+    return t;
+  }
+  if (scene.kind === 'chart' && scene.values && scene.labels && scene.bars && scene.plot && scene.top) {
+    const { y0, y1 } = scene.plot, unit = (y1 - y0) / scene.top, { centers, width, labelSize } = scene.bars;
+    scene.values.forEach((v, i) => {
+      const cx = centers[i]!, top = y1 - v * unit;
+      cover(inBox(cx - width / 2, top, cx + width / 2, y1), cx, top + 1, [['value', v - 1]]);
+      const ly = y1 + 3;
+      cover(inBox(cx - labelSize / 2, ly, cx + labelSize / 2, ly + labelSize), cx, ly + labelSize / 2, [['char', CHARS.indexOf(scene.labels![i]!)], ['value', v - 1]]);
+    });
+    return t;
+  }
+  return null;
 }
 
 /** The attribute vector of a scene, or null when the scene has no labels of this modality (e.g. a chart). */
 export function sceneTarget(modality: Modality, scene: Scene): Float32Array | null {
   if (modality === 'image') {
-    if (scene.kind !== 'shapes' || !Array.isArray(scene.shapes)) return null;
     const t = new Float32Array(imageLabels.length);
+    // text and charts hold none of the (color, shape) pairs
+    if (scene.kind === 'text' || scene.kind === 'chart') return t;
+    if (scene.kind !== 'shapes' || !Array.isArray(scene.shapes)) return null;
     for (const s of scene.shapes) {
       const i = imageLabels.indexOf(`${s.color} ${s.shape}`);
       if (i >= 0) t[i] = 1;
@@ -133,6 +190,44 @@ export function attributeEncoder(modality: Modality, processor: TesseraProcessor
     }
     const a = await processor.audioFeatures(resolve(baseDir, paths[0]!), `record ${r.id}: audio ${paths[0]}`);
     return { media: a.features, length: a.length, target, patches: null };
+  };
+}
+
+/** What a `generate:` data path draws: shape scenes only, or shape scenes, ocr text and bar charts. */
+export type FreshImages = 'shapes' | 'images';
+
+/**
+ * Images drawn afresh for every sample (the stage data paths `generate:shapes` and `generate:images`): the
+ * generator is unlimited, and a fixed set of 10 k images is learnt by heart (issue 5). Sample i is drawn from
+ * Rng.fork(seed, 'pretrain-vision', i) on the train split (its pairs, fonts and chart styles), so a resumed
+ * run sees the same images; `length` is how many distinct images the run may draw. Half are shape scenes,
+ * a quarter ocr text, a quarter charts (`images`), or all shape scenes (`shapes`).
+ */
+export function freshImageSamples(kind: FreshImages, processor: TesseraProcessor, patchGrid: number, seed: number, length: number): SampleSet<AttributeSample> {
+  const ip = processor.imageProcessor;
+  if (!ip) throw new Error(`generate:${kind}: this model takes no images`);
+  return {
+    length,
+    at(i: number): AttributeSample {
+      const rng = SceneRng.fork(seed, 'pretrain-vision', i);
+      const pick = kind === 'shapes' ? 0 : rng.next();
+      let scene: Scene, rgb: Uint8Array;
+      if (pick < 0.5) {
+        const shapes = pretrainScene(rng, 'train');
+        scene = { kind: 'shapes', shapes: shapes.map((s) => ({ ...s, box: [...s.box] })) };
+        rgb = renderShapesRgb(rng, shapes);
+      } else if (pick < 0.75) {
+        const { canvas, scene: s } = drawOcr(rng, 'train');
+        scene = s as unknown as Scene;
+        rgb = canvas.rgb();
+      } else {
+        const { canvas, scene: s } = drawChart(rng, 'train', drawValues(rng, false));
+        scene = s as unknown as Scene;
+        rgb = canvas.rgb();
+      }
+      const media = ip.processOne(rgbImage(IMAGE_SIZE, IMAGE_SIZE, rgb)).data;
+      return { media, length: 0, target: sceneTarget('image', scene)!, patches: patchGrid > 0 ? patchTargets(scene, patchGrid) : null };
+    },
   };
 }
 
@@ -202,22 +297,23 @@ function bceSum(z: Tensor, y: Tensor): Tensor {
   return logSigmoid(z).mul(y).add(logSigmoid(z.neg()).mul(y.neg().add(1))).sum().neg();
 }
 
-/** Object patches whose argmax color and argmax shape are both right (all-zeros and background score 0). */
-function patchHits(z: Float32Array, y: Float32Array): { hits: number; colors: number; shapes: number; objects: number } {
-  const K = patchLabels.length, nc = COLORS.length;
-  let hits = 0, colors = 0, shapes = 0, objects = 0;
+/** Per label group: the labelled patches, and those whose argmax within the group is a true label. */
+function patchHits(z: Float32Array, y: Float32Array): Record<Group, { hits: number; total: number }> {
+  const K = patchLabels.length;
+  const out = Object.fromEntries(Object.keys(GROUPS).map((g) => [g, { hits: 0, total: 0 }])) as Record<Group, { hits: number; total: number }>;
   for (let p = 0; p < y.length / K; p++) {
-    const row = y.subarray(p * K, p * K + K);
-    if (!row.some((v) => v === 1)) continue;
-    objects++;
-    const zr = z.subarray(p * K, p * K + K);
-    const arg = (a: number, b: number): number => { let best = a; for (let i = a; i < b; i++) if (zr[i]! > zr[best]!) best = i; return best; };
-    const color = row[arg(0, nc)] === 1, shape = row[arg(nc, K)] === 1;
-    if (color) colors++;
-    if (shape) shapes++;
-    if (color && shape) hits++;
+    for (const [g, [a, b]] of Object.entries(GROUPS) as [Group, readonly [number, number]][]) {
+      let best = -1, any = false;
+      for (let i = p * K + a; i < p * K + b; i++) {
+        if (y[i] === 1) any = true;
+        if (best < 0 || z[i]! > z[best]!) best = i;
+      }
+      if (!any) continue;
+      out[g].total++;
+      if (y[best] === 1) out[g].hits++;
+    }
   }
-  return { hits, colors, shapes, objects };
+  return out;
 }
 
 /** Summed binary cross-entropy over labels, averaged per sample; logs label accuracy. */
@@ -253,11 +349,16 @@ export function attributeObjective(model: AttributeModel): Objective<AttributeSa
         const N = b.patches.shape[1]!;
         loss = loss.add(bceSum(heads.patch, b.patches).mul(1 / N)); // per patch, so both heads weigh alike
         const h = noGrad(() => patchHits(heads.patch!.toFloat32Array(), b.patches!.toFloat32Array()));
-        // per sample: the share of its object patches read right (the loop averages over samples)
-        const share = (n: number) => (h.objects ? (n / h.objects) * b.target.shape[0]! : 0);
-        sums.patch_accuracy = share(h.hits);
-        sums.patch_color_accuracy = share(h.colors);
-        sums.patch_shape_accuracy = share(h.shapes);
+        // per sample: the share of the labelled patches of each group read right (the loop averages over
+        // samples); a group with no labelled patch in the batch is left out
+        const B = b.target.shape[0]!;
+        let hits = 0, total = 0;
+        for (const [g, c] of Object.entries(h)) {
+          if (c.total > 0) sums[`patch_${g}_accuracy`] = (c.hits / c.total) * B;
+          hits += c.hits;
+          total += c.total;
+        }
+        if (total > 0) sums.patch_accuracy = (hits / total) * B;
       }
       return { loss, sums };
     },

@@ -21,9 +21,15 @@ import { plotLossCurve } from './plot.ts';
 import { Progress } from './progress.ts';
 import type { StageConfig } from './stages.ts';
 
+/** The samples of a source by index: an array, or samples made on demand (e.g. images drawn afresh). */
+export interface SampleSet<S> {
+  readonly length: number;
+  at(index: number): S | undefined;
+}
+
 export interface Source<S> {
   name: string;
-  samples: readonly S[];
+  samples: SampleSet<S>;
   weight: number;
 }
 
@@ -92,7 +98,7 @@ export async function trainLoop<S, B>(o: LoopOptions<S, B>): Promise<LoopResult>
     const micro: B[] = [];
     for (let m = 0; m < stage.gradAccum; m++) {
       const part = draws.slice(m * stage.batchSize, (m + 1) * stage.batchSize);
-      micro.push(objective.collate(part.map((d) => o.sources[d.source]!.samples[d.index]!)));
+      micro.push(objective.collate(part.map((d) => o.sources[d.source]!.samples.at(d.index)!)));
     }
     const { lossSum, units, tokens, sums } = accumulateGradients(objective, micro);
     const gradNorm = clipGradNorm(split.trained, stage.clip);

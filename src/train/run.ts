@@ -12,11 +12,14 @@ import type { TesseraBatch, TesseraModel } from '../models/tessera/model.ts';
 import type { EncodedSample, TesseraProcessor } from '../models/tessera/processor.ts';
 import { formatSummary, loadJsonl, preferenceRecords, textOf, type OnBadRecord, type RecordEncoder } from './dataset.ts';
 import { dpoObjective, type PreferencePair } from './dpo.ts';
-import { AttributeModel, attributeEncoder, attributeObjective, readScenes } from './encoder-pretrain.ts';
+import { AttributeModel, attributeEncoder, attributeObjective, freshImageSamples, readScenes } from './encoder-pretrain.ts';
 import { applyLora, mergeLora } from './lora.ts';
-import { trainLoop, type LoopResult, type Source } from './loop.ts';
+import { trainLoop, type LoopResult, type SampleSet, type Source } from './loop.ts';
 import { countTargets, languageModelObjective, lmLossSum, packDocuments, type Objective } from './objective.ts';
 import type { StageConfig } from './stages.ts';
+
+/** A data path that names samples drawn during training instead of a file: `generate:shapes`. */
+export const GENERATE = 'generate:';
 
 export interface RunStageOptions {
   stage: StageConfig;
@@ -49,9 +52,17 @@ export async function runStage(o: RunStageOptions): Promise<RunStageResult> {
   const onBadRecord = o.onBadRecord ?? 'skip';
   const log = (s: string) => { if (!o.quiet) process.stderr.write(`${s}\n`); };
 
-  async function sources<S>(encode: RecordEncoder<S>, post: (s: S[]) => S[] = (s) => s): Promise<{ train: Source<S>[]; evalSamples: S[] }> {
+  // `generated` makes the samples of a `generate:<kind>` data path (drawn during training, never read from disk)
+  async function sources<S>(encode: RecordEncoder<S>, post: (s: S[]) => S[] = (s) => s,
+    generated?: (kind: string) => SampleSet<S>): Promise<{ train: Source<S>[]; evalSamples: S[] }> {
     const train: Source<S>[] = [];
     for (const d of stage.data) {
+      if (d.path.startsWith(GENERATE)) {
+        const kind = d.path.slice(GENERATE.length);
+        if (!generated) throw new Error(`stage ${stage.name}: data "${d.path}": a ${stage.kind} stage reads files; only pretrain-vision draws its data (generate:shapes, generate:images)`);
+        train.push({ name: d.path, samples: generated(kind), weight: d.weight });
+        continue;
+      }
       const { samples, summary } = await loadJsonl(at(d.path), encode, { onBadRecord });
       log(formatSummary(summary));
       train.push({ name: d.path, samples: post(samples), weight: d.weight });
@@ -115,10 +126,14 @@ export async function runStage(o: RunStageOptions): Promise<RunStageResult> {
       const modality = stage.kind === 'pretrain-vision' ? 'image' : 'audio';
       const wrapper = new AttributeModel(model, modality, stage.seed);
       const scenes = new Map<string, ReturnType<typeof readScenes>>();
+      const fresh = (kind: string) => {
+        if (modality !== 'image' || (kind !== 'shapes' && kind !== 'images')) throw new Error(`stage ${stage.name}: cannot draw "${GENERATE}${kind}" (a pretrain-vision stage draws generate:shapes or generate:images)`);
+        return freshImageSamples(kind, processor, patchGrid(model), stage.seed, stage.steps * stage.batchSize * stage.gradAccum);
+      };
       const data = await sources((r, dir) => {
         if (!scenes.has(dir)) scenes.set(dir, readScenes(join(dir, 'data.jsonl')));
         return attributeEncoder(modality, processor, scenes.get(dir)!, patchGrid(model))(r, dir);
-      });
+      }, undefined, fresh);
       // the attribute head always trains, at the stage's highest learning rate
       const headLr = Math.max(...Object.values(stage.lr));
       const withHead = { ...stage, trainable: [...stage.trainable, 'attributeHead'], lr: { ...stage.lr, attributeHead: headLr } };

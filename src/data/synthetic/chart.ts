@@ -2,7 +2,7 @@
 // values 1–9, a baseline, a value scale with a grid line or tick at every integer (top at 9 or 10), plot
 // height and style varied, no values printed on the bars.
 import type { Rng } from './prng.ts';
-import { css, jitteredColor, newCanvas } from './draw.ts';
+import { css, jitteredColor, newCanvas, type Canvas2D } from './draw.ts';
 import type { Rgb } from './draw.ts';
 import { plainSample } from './sample.ts';
 import type { ChartScene, Sample } from './sample.ts';
@@ -30,6 +30,12 @@ function darkInk(rng: Rng): Rgb {
 
 /** Draws the chart and returns the PNG plus the scene it drew. */
 export function renderChart(rng: Rng, split: Split, values: readonly number[]): { png: Buffer; scene: ChartScene } {
+  const { canvas, scene } = drawChart(rng, split, values);
+  return { png: canvas.finish(), scene };
+}
+
+/** Draws the chart (not yet finished: noise and encoding come last) and returns the canvas and its scene. */
+export function drawChart(rng: Rng, split: Split, values: readonly number[]): { canvas: Canvas2D; scene: ChartScene } {
   const c = newCanvas(rng);
   const ctx = c.ctx;
   const style = chartStyle(rng, split);
@@ -88,7 +94,8 @@ export function renderChart(rng: Rng, split: Split, values: readonly number[]): 
   const oneColor = rng.bool(0.5);
   const base = jitteredColor(rng, rng.pick(COLORS));
   const letters = barLetters(n);
-  ctx.font = `${rng.pick(['', 'bold '])}${rng.int(9, 12)}px "${font}"`;
+  const labelSize = rng.int(9, 12);
+  ctx.font = `${rng.pick(['', 'bold '])}${labelSize}px "${font}"`;
   ctx.textAlign = 'center';
   ctx.textBaseline = 'top';
   values.forEach((v, i) => {
@@ -105,7 +112,8 @@ export function renderChart(rng: Rng, split: Split, values: readonly number[]): 
   ctx.moveTo(x0, y1 + 0.5);
   ctx.lineTo(x1, y1 + 0.5);
   ctx.stroke();
-  return { png: c.finish(), scene: { kind: 'chart', values: values.slice(), labels: letters, top, style, plot: { x0, y0, x1, y1 } } };
+  const bars = { centers: values.map((_, i) => Math.round((x0 + 4 + slot * (i + 0.5)) * 10) / 10), width: Math.round(barW * 10) / 10, labelSize };
+  return { canvas: c, scene: { kind: 'chart', values: values.slice(), labels: letters, top, style, plot: { x0, y0, x1, y1 }, bars } };
 }
 
 export function drawValues(rng: Rng, uniqueMax: boolean): number[] {

@@ -40,6 +40,8 @@ export interface Canvas2D {
   readonly ctx: SKRSContext2D;
   /** Finishes the image: optional faint noise, then RGB PNG bytes. */
   finish(): Buffer;
+  /** Finishes the image as finish() does, as RGB bytes (rows top to bottom) instead of a PNG. */
+  rgb(): Uint8Array;
 }
 
 /** A 128x128 canvas with a light background drawn. */
@@ -60,20 +62,26 @@ export function newCanvas(rng: Rng): Canvas2D {
   }
   ctx.fillRect(0, 0, IMAGE_SIZE, IMAGE_SIZE);
   const noise = rng.bool(0.35) ? rng.uniform(1, 4) : 0;
+  // the pixels after the noise, RGBA
+  const pixels = (): Uint8ClampedArray => {
+    const px = ctx.getImageData(0, 0, IMAGE_SIZE, IMAGE_SIZE).data;
+    if (noise > 0) {
+      for (let i = 0; i < px.length; i += 4) {
+        const n = rng.normal() * noise;
+        px[i] = clamp255(px[i]! + n);
+        px[i + 1] = clamp255(px[i + 1]! + n);
+        px[i + 2] = clamp255(px[i + 2]! + n);
+      }
+    }
+    return px;
+  };
   return {
     ctx,
-    finish(): Buffer {
-      const img = ctx.getImageData(0, 0, IMAGE_SIZE, IMAGE_SIZE);
-      const px = img.data;
-      if (noise > 0) {
-        for (let i = 0; i < px.length; i += 4) {
-          const n = rng.normal() * noise;
-          px[i] = clamp255(px[i]! + n);
-          px[i + 1] = clamp255(px[i + 1]! + n);
-          px[i + 2] = clamp255(px[i + 2]! + n);
-        }
-      }
-      return encodeRgbPng(px, IMAGE_SIZE, IMAGE_SIZE);
+    finish: () => encodeRgbPng(pixels(), IMAGE_SIZE, IMAGE_SIZE),
+    rgb: () => {
+      const px = pixels(), out = new Uint8Array(IMAGE_SIZE * IMAGE_SIZE * 3);
+      for (let i = 0, j = 0; i < px.length; i += 4, j += 3) { out[j] = px[i]!; out[j + 1] = px[i + 1]!; out[j + 2] = px[i + 2]!; }
+      return out;
     },
   };
 }
@@ -109,4 +117,11 @@ export function renderShapes(rng: Rng, shapes: readonly PlacedShape[]): Buffer {
   const c = newCanvas(rng);
   for (const s of shapes) drawShape(c.ctx, rng, s);
   return c.finish();
+}
+
+/** The same scene as 128×128 RGB bytes, for images drawn during training and never written. */
+export function renderShapesRgb(rng: Rng, shapes: readonly PlacedShape[]): Uint8Array {
+  const c = newCanvas(rng);
+  for (const s of shapes) drawShape(c.ctx, rng, s);
+  return c.rgb();
 }

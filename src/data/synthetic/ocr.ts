@@ -2,10 +2,10 @@
 // in several system fonts, weights, positions and slight rotations. Ink height is measured with the font's
 // own metrics (actualBoundingBox*), so the card's size rule holds for every font.
 import type { Rng } from './prng.ts';
-import { css, newCanvas } from './draw.ts';
+import { css, newCanvas, type Canvas2D } from './draw.ts';
 import { IMAGE_SIZE } from './layout.ts';
 import { plainSample } from './sample.ts';
-import type { Sample } from './sample.ts';
+import type { Sample, TextScene } from './sample.ts';
 import { HELDOUT_FONTS } from './vocab.ts';
 import type { Split } from './vocab.ts';
 
@@ -39,6 +39,17 @@ export function ocrFonts(split: Split): readonly string[] {
 }
 
 export function ocr(rng: Rng, split: Split): Sample {
+  const { canvas, scene } = drawOcr(rng, split);
+  const wrong = mutateText(rng, scene.text);
+  return plainSample('ocr', 'What does the text say?', scene.text, wrong, scene, { image: canvas.finish() });
+}
+
+/**
+ * Draws one ocr image (not yet finished: noise and encoding come last). The scene records where each
+ * character's advance box lies along the text line (`spans`, px from the ink's left edge, before rotation)
+ * and the ink box's centre in the image (`center`), so per-character positions can be labelled.
+ */
+export function drawOcr(rng: Rng, split: Split): { canvas: Canvas2D; scene: TextScene } {
   const text = drawText(rng);
   const font = split === 'heldout' && rng.bool(0.5) ? rng.pick(HELDOUT_FONTS) : rng.pick(ocrFonts(split));
   const weight = rng.pick(['normal', 'normal', 'bold']);
@@ -93,8 +104,11 @@ export function ocr(rng: Rng, split: Split): Sample {
   // Centre the ink box (not the advance box) on (cx, cy).
   ctx.fillText(text, m.left - m.width / 2, (m.ascent - m.descent) / 2);
   ctx.setTransform(1, 0, 0, 1, 0, 0);
-  const wrong = mutateText(rng, text);
-  return plainSample('ocr', 'What does the text say?', text, wrong, { kind: 'text', text, font, weight: `${italic}${weight}`, height: Math.round(h * 10) / 10, angle }, { image: c.finish() });
+  const r1 = (x: number) => Math.round(x * 10) / 10;
+  // advance of each prefix, shifted so 0 is the ink's left edge
+  const advance = (k: number) => (k === 0 ? 0 : ctx.measureText(text.slice(0, k)).width) - m.left;
+  const spans = Array.from(text, (_, k) => [r1(advance(k)), r1(Math.min(advance(k + 1), m.width))] as const);
+  return { canvas: c, scene: { kind: 'text', text, font, weight: `${italic}${weight}`, height: r1(h), angle, center: [r1(cx), r1(cy)], inkWidth: r1(m.width), spans } };
 }
 
 /** One character changed: the near-miss reading used as the rejected answer. */

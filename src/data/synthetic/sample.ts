@@ -40,11 +40,27 @@ export interface ChartScene {
   readonly top: number;
   readonly style: string;
   readonly plot: { readonly x0: number; readonly y0: number; readonly x1: number; readonly y1: number };
+  /** Each bar's centre x and their common width; the letters (labelSize px high) sit 3 px under the baseline y1. */
+  readonly bars?: { readonly centers: readonly number[]; readonly width: number; readonly labelSize: number };
+}
+
+export interface TextScene {
+  readonly kind: 'text';
+  readonly text: string;
+  readonly font: string;
+  readonly weight: string;
+  /** Ink height in px; the ink box is `inkWidth` × `height`, centred on `center`, rotated by `angle` (radians). */
+  readonly height: number;
+  readonly angle: number;
+  readonly center?: readonly [number, number];
+  readonly inkWidth?: number;
+  /** Per character: its advance box [x0, x1] along the line, px from the ink's left edge. */
+  readonly spans?: readonly (readonly [number, number])[];
 }
 
 export type Scene =
   | { readonly kind: 'shapes'; readonly shapes: readonly PlacedShape[]; readonly target?: Pair }
-  | { readonly kind: 'text'; readonly text: string; readonly font: string; readonly weight: string; readonly height: number; readonly angle: number }
+  | TextScene
   | ChartScene
   | SpeechScene
   | ToneScene

@@ -79,8 +79,8 @@ export function vqaShape(rng: Rng, split: Split): Sample {
   return plainSample('vqa-shape', `What shape is the ${t.color} object?`, t.shape, otherShape(rng, t.shape), scene(shapes, t), { image: renderShapes(rng, shapes) });
 }
 
-export function vqaCount(rng: Rng, split: Split): Sample {
-  const focus = heldoutFocus(rng, split);
+/** 1–6 shapes of one kind (any colors) and 0–2 of other kinds, placed smaller the more there are. */
+function countScene(rng: Rng, split: Split, focus?: Pair): { shape: Shape; count: number; shapes: PlacedShape[] } {
   const shape = focus?.shape ?? rng.pick(SHAPES);
   const count = rng.int(1, 6);
   const pool = allowedPairs(split);
@@ -91,7 +91,21 @@ export function vqaCount(rng: Rng, split: Split): Sample {
   const extra = rng.int(0, 2);
   for (let i = 0; i < extra; i++) pairs.push(rng.pick(others));
   const total = pairs.length;
-  const shapes = place(rng, rng.shuffle(pairs), { maxSize: total > 5 ? 24 : total > 3 ? 30 : 40 });
+  return { shape, count, shapes: place(rng, rng.shuffle(pairs), { maxSize: total > 5 ? 24 : total > 3 ? 30 : 40 }) };
+}
+
+/**
+ * A scene like those of the shape tasks, for encoder pretraining on images drawn afresh every step: a third
+ * are count scenes, the rest 1–3 distinct pairs (sometimes ≥ 20 px apart, as vqa-position places them).
+ * Only the split's pairs appear, so held-out pairs stay unseen.
+ */
+export function pretrainScene(rng: Rng, split: Split): PlacedShape[] {
+  if (rng.bool(1 / 3)) return countScene(rng, split).shapes;
+  return place(rng, drawPairs(rng, split, rng.int(1, 3), distinctPair), { minDx: rng.bool(0.25) ? 20 : 6 });
+}
+
+export function vqaCount(rng: Rng, split: Split): Sample {
+  const { shape, count, shapes } = countScene(rng, split, heldoutFocus(rng, split));
   const wrong = count === 1 ? 2 : count === 6 ? 5 : count + (rng.bool() ? 1 : -1);
   return plainSample('vqa-count', `How many ${shape}s are there?`, String(count), String(wrong), scene(shapes), { image: renderShapes(rng, shapes) });
 }

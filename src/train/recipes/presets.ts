@@ -4,7 +4,8 @@
 //
 // The stage sequence follows LLaVA-1.5 (align: projectors only at 1e-3 on captions; instruct: projectors + LLM on
 // everything, loss on answers) with a stage 0 in front — the LLM learns the task language from text, the towers
-// learn colors/shapes (per patch) and tones/digits by attribute prediction (encoder-pretrain.ts) — an easy
+// learn per patch the colors/shapes, characters and bar values of images drawn afresh every step, and
+// tones/digits by attribute prediction (encoder-pretrain.ts) — an easy
 // instruct phase between align and the full mix (the curriculum below), and DPO behind (β 0.1,
 // the preference pairs weighted towards vqa-exist, whose rejected answers are hallucinated "yes"). Unlike LLaVA
 // the towers keep training in instruct: they start from a small pretraining, not from CLIP,
@@ -56,7 +57,9 @@ function stages(s: Schedule): StageInput[] {
       steps: s.text, batchSize: 16, maxLength: 128, warmup: Math.ceil(s.text / 20), weightDecay: 0.01, ...common,
     },
     {
-      name: 'pretrain-vision', kind: 'pretrain-vision', trainable: ['vision'], lr: { vision: 1e-3 }, data: [{ path: 'train/shapes.jsonl', weight: 1 }],
+      // fresh images every step: a fixed set of 10.5 k is learnt by heart, and held-out shape reading after 1000
+      // steps is 67.8% fresh vs 65.3% fixed; text and charts make the characters and bar values readable
+      name: 'pretrain-vision', kind: 'pretrain-vision', trainable: ['vision'], lr: { vision: 1e-3 }, data: [{ path: 'generate:images', weight: 1 }],
       steps: s.vision, batchSize: 32, warmup: Math.ceil(s.vision / 20), weightDecay: 0.01, ...common,
     },
     {
@@ -81,7 +84,8 @@ function stages(s: Schedule): StageInput[] {
       steps: s.instruct, batchSize: s.batch, maxLength: 384, warmup: Math.ceil(s.instruct / 25), minLrRatio: 0.05, ...common,
     },
     {
-      name: 'dpo', kind: 'dpo', trainable: ['llm'], lr: { llm: 3e-5 },
+      // at 3e-5 for 60 steps the loss stayed at 0.69 (the policy hardly moved from the reference)
+      name: 'dpo', kind: 'dpo', trainable: ['llm'], lr: { llm: 1e-4 },
       data: taskMix(allTasks({ 'vqa-exist': 4, caption: 2 }), (t) => `train/prefs-${t}.jsonl`),
       steps: s.dpo, batchSize: 8, maxLength: 384, warmup: Math.ceil(s.dpo / 10), dpo: { beta: 0.1, labelSmoothing: 0, reference: 'frozen-initial' }, ...common,
     },
@@ -116,7 +120,7 @@ export const recipes: Readonly<Record<string, Recipe>> = {
     data: { train: perTask(1500, { tool: 1000, 'cross-count': 1200 }), heldout: 100, textLines: 30000, multiturn: 800, prefsPerTask: 300, trainSeed: 1, heldoutSeed: 1001 },
     tokenizer: { vocabSize: 1024, minFrequency: 2 },
     model: demoModel,
-    stages: stages({ text: 400, vision: 1000, audio: 200, align: 200, easy: 500, instruct: 5000, dpo: 60, batch: 8, checkpointEvery: 50, instructLr: 5e-4 }),
+    stages: stages({ text: 400, vision: 2000, audio: 200, align: 200, easy: 500, instruct: 5000, dpo: 80, batch: 8, checkpointEvery: 50, instructLr: 5e-4 }),
     eval: { perTask: 50, baseline: true, maxNewTokens: 32, compareStage: 'instruct' },
     saveDtype: 'float32',
   },
