@@ -4,7 +4,7 @@
 //
 // Shapes: k, v [B, Hkv, S, D] with S = length.
 
-import { concat, type Tensor } from '../../tensor/index.ts';
+import { concat, contiguous, Tensor, zeros } from '../../tensor/index.ts';
 
 export interface LayerKV {
   readonly k: Tensor;
@@ -22,12 +22,60 @@ export function emptyCache(numLayers: number): KVCache {
   return Object.freeze({ layers: Object.freeze(new Array<LayerKV | null>(numLayers).fill(null)), length: 0 });
 }
 
-/** Keys/values of one layer with the new ones appended along the sequence axis. */
+/** Storage of successive caches of one layer: [B, capacity, Hkv, D] rows, of which `used` are written. */
+interface KVBuffer { capacity: number; used: number }
+// keyed by the storage array, which the cache's views (and their detached copies) share
+const buffers = new WeakMap<object, KVBuffer>();
+
+/**
+ * Keys/values of one layer with the new ones appended along the sequence axis. The caches of successive
+ * steps share one buffer with room to grow (capacity doubles), so a decoding step writes its own rows
+ * instead of copying the whole cache (which made n steps cost O(n²)). Rows below a cache's length are never
+ * written again, so older caches stay valid; appending to a cache that is not the newest of its buffer (a
+ * fork) copies it into a new buffer. With gradients (training through a cache) the append is a plain concat.
+ */
 export function appendKV(past: LayerKV | null, k: Tensor, v: Tensor): LayerKV {
-  if (!past) return { k, v };
-  // appended in the [B, S, Hkv, D] storage order the attention kernels read without copies
-  const cat = (a: Tensor, b: Tensor) => concat([a.transpose(1, 2), b.transpose(1, 2)], 1).transpose(1, 2);
-  return { k: cat(past.k, k), v: cat(past.v, v) };
+  if (past && (k.requiresGrad || v.requiresGrad || past.k.requiresGrad || past.v.requiresGrad)) {
+    const cat = (a: Tensor, b: Tensor) => concat([a.transpose(1, 2), b.transpose(1, 2)], 1).transpose(1, 2);
+    return { k: cat(past.k, k), v: cat(past.v, v) };
+  }
+  const [B, Hkv, T, D] = k.shape as [number, number, number, number];
+  const S = past ? past.k.shape[2]! : 0;
+  const buf = past ? buffers.get(past.k.storage) : undefined;
+  if (past && buf && buf === buffers.get(past.v.storage) && buf.used === S && S + T <= buf.capacity && past.k.dtype === k.dtype
+    && past.k.shape[0] === B && past.k.shape[1] === Hkv && past.k.shape[3] === D) {
+    writeRows(past.k, k, S, buf.capacity);
+    writeRows(past.v, v, S, buf.capacity);
+    buf.used = S + T;
+    return { k: rowsView(past.k, B, Hkv, S + T, D, buf.capacity), v: rowsView(past.v, B, Hkv, S + T, D, buf.capacity) };
+  }
+  const capacity = Math.max(64, 2 * (S + T));
+  const grow = (old: Tensor | null, x: Tensor): Tensor => {
+    const store = zeros([B, capacity, Hkv, D], x.dtype);
+    if (old) writeRows(store, old, 0, capacity);
+    writeRows(store, x, S, capacity);
+    return rowsView(store, B, Hkv, S + T, D, capacity);
+  };
+  const out = { k: grow(past?.k ?? null, k), v: grow(past?.v ?? null, v) };
+  const shared: KVBuffer = { capacity, used: S + T };
+  buffers.set(out.k.storage, shared);
+  buffers.set(out.v.storage, shared);
+  return out;
+}
+
+/** The [B, Hkv, S, D] view of the first S rows of a [B, capacity, Hkv, D] buffer. */
+function rowsView(store: Tensor, B: number, Hkv: number, S: number, D: number, capacity: number): Tensor {
+  return new Tensor(store.storage, store.dtype, [B, Hkv, S, D], [capacity * Hkv * D, D, Hkv * D, 1], 0);
+}
+
+/** Writes x [B, Hkv, T, D] into rows at..at+T of the buffer under `store`. */
+function writeRows(store: Tensor, x: Tensor, at: number, capacity: number): void {
+  const [B, Hkv, T, D] = x.shape as [number, number, number, number];
+  const src = contiguous(x.transpose(1, 2)), row = Hkv * D; // [B, T, Hkv, D]
+  const from = src.storage as Float32Array, to = store.storage as Float32Array;
+  for (let b = 0; b < B; b++) {
+    to.set(from.subarray(src.offset + b * T * row, src.offset + (b + 1) * T * row), (b * capacity + at) * row);
+  }
 }
 
 /** Cached tensors cut from the autograd tape (a cache carried across steps must not keep graphs alive). */

@@ -6,7 +6,7 @@ import { Tensor } from '../tensor.ts';
 import { zeros } from './creation.ts';
 import { add } from './elementwise.ts';
 import { matmul } from './matmul.ts';
-import { contiguous, permute, reshape } from './movement.ts';
+import { concat, contiguous, pad, permute, reshape, slice } from './movement.ts';
 import { alloc, allocOut, assertFloat, floatStorage, output } from './util.ts';
 
 interface Geometry { C: number; H: number; W: number; kh: number; kw: number; sh: number; sw: number; ph: number; pw: number; oh: number; ow: number }
@@ -77,9 +77,15 @@ export function conv1d(x: Tensor, w: Tensor, bias?: Tensor | null, opts: { strid
   const K = w.shape[2]!, s = opts.stride ?? 1, p = opts.padding ?? 0;
   const ol = Math.floor((L + 2 * p - K) / s) + 1;
   if (ol <= 0) throw new Error(`conv1d: kernel ${K} larger than padded input ${L}`);
-  const y = convCore(reshape(x, [B, C, 1, L]), reshape(w, [w.shape[0]!, C, 1, K]), bias,
-    { C, H: 1, W: L, kh: 1, kw: K, sh: 1, sw: s, ph: 0, pw: p, oh: 1, ow: ol });
-  return reshape(y, [B, w.shape[0]!, ol]);
+  const Cout = w.shape[0]!;
+  // time-major rows [B, L + 2p, C]; tap j reads rows j, j + s, …, so the K taps side by side are the columns
+  // [B, ol, K·C] (row copies, no per-element im2col), and the weight in the same (tap, channel) order
+  const rows = contiguous(permute(p > 0 ? pad(x, [p, p]) : x, [0, 2, 1]));
+  const taps = Array.from({ length: K }, (_, j) => slice(rows, 1, j, j + s * (ol - 1) + 1, s));
+  const cols = K === 1 ? taps[0]! : concat(taps, 2);
+  let y = matmul(cols, permute(reshape(contiguous(permute(w, [0, 2, 1])), [Cout, K * C]), [1, 0])); // [B, ol, Cout]
+  if (bias) y = add(y, bias);
+  return permute(y, [0, 2, 1]);
 }
 
 /** x [B, C, L] → [B, C, floor((L − k)/s) + 1], mean over each window (torch avg_pool1d, no padding). */

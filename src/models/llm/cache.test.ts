@@ -1,0 +1,37 @@
+// The KV cache's shared growable buffer: appends write in place, and older or forked caches keep their values.
+
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { concat, randn, Rng, type Tensor } from '../../tensor/index.ts';
+import { appendKV, type LayerKV } from './cache.ts';
+
+const kv = (T: number, rng: Rng): [Tensor, Tensor] => [randn([2, 3, T, 4], { rng }), randn([2, 3, T, 4], { rng })];
+const cat = (xs: Tensor[]) => concat(xs, 2).toList();
+
+test('appends in place, forks copy, and every cache keeps its values through growth', () => {
+  const rng = new Rng(5);
+  const [k1, v1] = kv(3, rng), [k2, v2] = kv(2, rng), [k3, v3] = kv(1, rng);
+  const past = appendKV(null, k1, v1);
+  const a = appendKV(past, k2, v2); // the newest cache of its buffer: written in place
+  const b = appendKV(past, k3, v3); // a fork of an older cache: must not overwrite a's rows
+  assert.equal(a.k.storage, past.k.storage);
+  assert.notEqual(b.k.storage, past.k.storage);
+  assert.deepEqual(past.k.toList(), k1.toList());
+  assert.deepEqual(a.k.toList(), cat([k1, k2]));
+  assert.deepEqual(a.v.toList(), cat([v1, v2]));
+  assert.deepEqual(b.k.toList(), cat([k1, k3]));
+  // 70 one-row steps outgrow the first buffer (64 rows) twice
+  let c: LayerKV = a;
+  const ks = [k1, k2];
+  for (let i = 0; i < 70; i++) {
+    const [k, v] = kv(1, rng);
+    c = appendKV(c, k, v);
+    ks.push(k);
+  }
+  assert.deepEqual(c.k.shape, [2, 3, 75, 4]);
+  assert.deepEqual(c.k.toList(), cat(ks));
+  assert.deepEqual(a.k.toList(), cat([k1, k2]));
+  // a detached cache (as carried between steps) continues the same buffer
+  const d = appendKV({ k: c.k.detach(), v: c.v.detach() }, ...kv(1, rng));
+  assert.equal(d.k.storage, c.k.storage);
+});
