@@ -6,7 +6,7 @@ import { Tensor } from '../tensor.ts';
 import { zeros } from './creation.ts';
 import { add } from './elementwise.ts';
 import { matmul } from './matmul.ts';
-import { concat, contiguous, pad, permute, reshape, slice } from './movement.ts';
+import { contiguous, pad, permute, reshape } from './movement.ts';
 import { alloc, allocOut, assertFloat, floatStorage, output } from './util.ts';
 
 interface Geometry { C: number; H: number; W: number; kh: number; kw: number; sh: number; sw: number; ph: number; pw: number; oh: number; ow: number }
@@ -78,14 +78,31 @@ export function conv1d(x: Tensor, w: Tensor, bias?: Tensor | null, opts: { strid
   const ol = Math.floor((L + 2 * p - K) / s) + 1;
   if (ol <= 0) throw new Error(`conv1d: kernel ${K} larger than padded input ${L}`);
   const Cout = w.shape[0]!;
-  // time-major rows [B, L + 2p, C]; tap j reads rows j, j + s, …, so the K taps side by side are the columns
-  // [B, ol, K·C] (row copies, no per-element im2col), and the weight in the same (tap, channel) order
+  // time-major rows [B, L + 2p, C]: output step t reads rows t·s … t·s + K − 1, which side by side are its
+  // column [K·C]; the weight is laid out in the same (tap, channel) order
   const rows = contiguous(permute(p > 0 ? pad(x, [p, p]) : x, [0, 2, 1]));
-  const taps = Array.from({ length: K }, (_, j) => slice(rows, 1, j, j + s * (ol - 1) + 1, s));
-  const cols = K === 1 ? taps[0]! : concat(taps, 2);
-  let y = matmul(cols, permute(reshape(contiguous(permute(w, [0, 2, 1])), [Cout, K * C]), [1, 0])); // [B, ol, Cout]
+  let y = matmul(unfoldRows(rows, K, s, ol), permute(reshape(contiguous(permute(w, [0, 2, 1])), [Cout, K * C]), [1, 0])); // [B, ol, Cout]
   if (bias) y = add(y, bias);
-  return permute(y, [0, 2, 1]);
+  return contiguous(permute(y, [0, 2, 1]));
+}
+
+/** rows [B, L, C] contiguous → [B, ol, K·C]: output t holds rows t·s … t·s + K − 1 (row copies; backward adds rows back). */
+function unfoldRows(rows: Tensor, K: number, s: number, ol: number): Tensor {
+  const [B, L, C] = rows.shape as [number, number, number];
+  const src = floatStorage(rows), out = allocOut(rows.dtype, [B, ol, K * C]) as Float64Array;
+  for (let b = 0; b < B; b++) {
+    for (let t = 0; t < ol; t++) out.set(src.subarray((b * L + t * s) * C, (b * L + t * s + K) * C), (b * ol + t) * K * C);
+  }
+  return output(out, rows.dtype, [B, ol, K * C], [rows], 'unfoldRows', (g) => {
+    const gx = zeros(rows.shape, rows.dtype), gd = floatStorage(gx), gg = floatStorage(contiguous(g));
+    for (let b = 0; b < B; b++) {
+      for (let t = 0; t < ol; t++) {
+        const from = (b * ol + t) * K * C, to = (b * L + t * s) * C;
+        for (let i = 0; i < K * C; i++) gd[to + i] = gd[to + i]! + gg[from + i]!;
+      }
+    }
+    return [gx];
+  });
 }
 
 /** x [B, C, L] → [B, C, floor((L − k)/s) + 1], mean over each window (torch avg_pool1d, no padding). */
