@@ -57,6 +57,9 @@ const cases: Array<{ name: string; sh: AttentionShape; masked: boolean }> = [
   { name: 'causal GQA decode T<S, odd D', sh: { B: 1, T: 5, S: 150, H: 4, Hkv: 2, D: 6, causal: true }, masked: false },
   { name: 'bidirectional with key padding', sh: { B: 3, T: 70, S: 70, H: 2, Hkv: 1, D: 16, causal: false }, masked: true },
   { name: 'single token', sh: { B: 1, T: 1, S: 1, H: 1, Hkv: 1, D: 1, causal: true }, masked: false },
+  // one query row takes the decode path (dot products against K in place)
+  { name: 'decode step: one query, GQA, D not a multiple of 4, key padding', sh: { B: 3, T: 1, S: 41, H: 6, Hkv: 2, D: 7, causal: true }, masked: true },
+  { name: 'decode step: one query, bidirectional, D 64', sh: { B: 2, T: 1, S: 130, H: 4, Hkv: 4, D: 64, causal: false }, masked: false },
 ];
 
 for (const threads of [1, 2]) {

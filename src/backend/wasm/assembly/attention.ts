@@ -156,6 +156,49 @@ function probs(C: usize, Sp: i32, nr: i32, n8: i32, i0: i32, T: i32, S: i32, cau
   }
 }
 
+// One query row (a decode step): scores are dot products against the K rows in place, the output a weighted
+// sum of the V rows in place — no packing, no transposed K, no 4-row tiles three quarters empty. A causal
+// single query is the last position, so it sees every key. P holds S scores, O accumulates Dp floats.
+function decodeRow(qrow: usize, kBase: usize, vBase: usize, kStride: i32, S: i32, D: i32, scale: f32,
+                   keyMask: usize, P: usize, O: usize, outRow: usize, lseAt: usize): void {
+  const D4 = D & ~3;
+  let m: f32 = -Infinity;
+  for (let j = 0; j < S; j++) {
+    let s: f32 = -Infinity;
+    if (keyMask == 0 || load<i32>(at(keyMask, j)) != 0) {
+      const krow = at(kBase, j * kStride);
+      let acc = f32x4.splat(0);
+      for (let d = 0; d < D4; d += 4) acc = madd(v128.load(at(qrow, d)), v128.load(at(krow, d)), acc);
+      let dot = f32x4.extract_lane(acc, 0) + f32x4.extract_lane(acc, 1) + f32x4.extract_lane(acc, 2) + f32x4.extract_lane(acc, 3);
+      for (let d = D4; d < D; d++) dot += load<f32>(at(qrow, d)) * load<f32>(at(krow, d));
+      s = dot * scale;
+    }
+    store<f32>(at(P, j), s);
+    m = max(m, s);
+  }
+  if (m == -Infinity) {
+    memory.fill(outRow, 0, <usize>D << 2);
+    store<f32>(lseAt, Infinity);
+    return;
+  }
+  let sum: f32 = 0;
+  for (let j = 0; j < S; j++) {
+    const e = Mathf.exp(load<f32>(at(P, j)) - m);
+    store<f32>(at(P, j), e);
+    sum += e;
+  }
+  store<f32>(lseAt, m + Mathf.log(sum));
+  memory.fill(O, 0, <usize>up8(D) << 2);
+  for (let j = 0; j < S; j++) {
+    const pj = load<f32>(at(P, j)) / sum;
+    if (pj == 0) continue;
+    const w = f32x4.splat(pj), vrow = at(vBase, j * kStride);
+    for (let d = 0; d < D4; d += 4) v128.store(at(O, d), madd(w, v128.load(at(vrow, d)), v128.load(at(O, d))));
+    for (let d = D4; d < D; d++) store<f32>(at(O, d), load<f32>(at(O, d)) + pj * load<f32>(at(vrow, d)));
+  }
+  memory.copy(outRow, O, <usize>D << 2);
+}
+
 @inline function qBase(layout: i32, b: i32, h: i32, T: i32, H: i32, D: i32): usize {
   return <usize>(layout == 1 ? (b * T * H + h) * D : (b * H + h) * T * D) << 2;
 }
@@ -170,10 +213,17 @@ export function attnFwd(u0: i32, u1: i32, B: i32, T: i32, S: i32, H: i32, Hkv: i
   for (let u = u0; u < u1; u++) {
     const b = u / Hkv, kvh = u % Hkv;
     const kvOff = qBase(layout, b, kvh, S, Hkv, D);
+    const km: usize = keyMask == 0 ? <usize>0 : at(keyMask, b * S);
+    if (T == 1) {
+      for (let g = 0; g < group; g++) {
+        const h = kvh * group + g, qOff = qBase(layout, b, h, T, H, D);
+        decodeRow(q + qOff, k + kvOff, v + kvOff, kStride, S, D, scale, km, P, Op, out + qOff, at(lse, b * H + h));
+      }
+      continue;
+    }
     packRows(k + kvOff, kStride, S, D, Kp, Dp, Sp);
     packRows(v + kvOff, kStride, S, D, Vp, Dp, Sp);
     transpose(Kp, Sp, Dp, KT);
-    const km: usize = keyMask == 0 ? <usize>0 : at(keyMask, b * S);
     for (let g = 0; g < group; g++) {
       const h = kvh * group + g;
       const qOff = qBase(layout, b, h, T, H, D);
