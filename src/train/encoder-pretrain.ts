@@ -2,8 +2,10 @@
 // beside data.jsonl). A linear head on the mean-pooled features of the vision tower's feature layer predicts
 // which (color, shape) pairs an image holds (18 labels). Mean pooling dilutes a 14 px object over 64 patches
 // and that head alone taught the tower nothing (issue 5), so a second linear head predicts, for every patch,
-// the color and shape of the object covering it (9 labels; none for background) from the scene's boxes —
-// dense per-patch targets, as in segmentation pretraining. One on the pooled audio-encoder output predicts the
+// what covers it (`patchLabels`: the color and shape of an object, a character of text, a bar's value; none
+// for background) from the scene's geometry — dense per-patch targets, as in segmentation pretraining. The
+// images are the generator's records (meta.jsonl) or drawn afresh every step (`freshImageSamples`, the data
+// path `generate:images`). One on the pooled audio-encoder output predicts the
 // number of tones (1–5, one-hot) and which digit words are spoken (10 labels). Every label is a sigmoid
 // binary cross-entropy, the multi-label objective of e.g. ML-Decoder / ASL baselines. The head is a training
 // aid: it lives beside the model (field `attributeHead`) and is not part of the saved tessera model.
