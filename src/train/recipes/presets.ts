@@ -84,8 +84,11 @@ function stages(s: Schedule): StageInput[] {
       steps: s.instruct, batchSize: s.batch, maxLength: 384, warmup: Math.ceil(s.instruct / 25), minLrRatio: 0.05, ...common,
     },
     {
-      // at 3e-5 for 60 steps the loss stayed at 0.69 (the policy hardly moved from the reference)
-      name: 'dpo', kind: 'dpo', trainable: ['llm'], lr: { llm: 1e-4 },
+      // The preference loss stays at 0.69 (reward accuracy ~50%): the policy cannot yet tell the chosen answer
+      // from the media, so DPO mostly drifts the yes/no prior. At 1e-4 for 80 steps that drift made every
+      // vqa-exist answer "no" (false "yes" 68% -> 0%, accuracy 56% -> 50%, caption 12% -> 4%); at 3e-5 for 60
+      // steps the false "yes" went 72% -> 64% with the other tasks within 4 points
+      name: 'dpo', kind: 'dpo', trainable: ['llm'], lr: { llm: 3e-5 },
       data: taskMix(allTasks({ 'vqa-exist': 4, caption: 2 }), (t) => `train/prefs-${t}.jsonl`),
       steps: s.dpo, batchSize: 8, maxLength: 384, warmup: Math.ceil(s.dpo / 10), dpo: { beta: 0.1, labelSmoothing: 0, reference: 'frozen-initial' }, ...common,
     },
@@ -111,16 +114,17 @@ export const recipes: Readonly<Record<string, Recipe>> = {
     eval: { perTask: 10, baseline: true, maxNewTokens: 32, compareStage: 'instruct' },
     saveDtype: 'float32',
   },
-  // Measured on 2 quiet cores (blas, 2026-11-28, the run that made models/tessera-demo): data 4.6 min, text 400 ×
-  // 0.37 s, vision 1000 × 0.28 s, audio 200 × 0.31 s, align 200 × 0.25 s, easy 500 × 0.38 s, instruct 5000 × 0.53 s
-  // (48 min with data loading; its loss, averaged per 500 steps, fell 1.03 → 0.92 by step 2000 and 0.81 by
-  // 5000), dpo 60 × 0.87 s, eval 2 min: 71.4 min, leaving room under 90 for a busier machine.
+  // Measured on 2 cores (blas, 2026-11-28 21:50–22:55, the run that made models/tessera-demo, with other work on
+  // the machine at times): data 4.3 min, text 400 × 0.35 s, vision 2000 × 0.33 s (fresh images drawn every
+  // step), audio 200 × 0.34 s, align 200 × 0.22 s, easy 500 × 0.34 s, instruct 5000 × 0.39 s (36 min with data
+  // loading; its loss, averaged per 500 steps, fell 1.29 → 0.96 by step 2000 and 0.79 by 5000), dpo 60 × 0.65 s,
+  // eval 1.5 min: 63.8 min, leaving room under 90 for a slower machine.
   demo: {
     name: 'demo', description: 'the shipped models/tessera-demo, ≤ 90 minutes on 2 cores',
     data: { train: perTask(1500, { tool: 1000, 'cross-count': 1200 }), heldout: 100, textLines: 30000, multiturn: 800, prefsPerTask: 300, trainSeed: 1, heldoutSeed: 1001 },
     tokenizer: { vocabSize: 1024, minFrequency: 2 },
     model: demoModel,
-    stages: stages({ text: 400, vision: 2000, audio: 200, align: 200, easy: 500, instruct: 5000, dpo: 80, batch: 8, checkpointEvery: 50, instructLr: 5e-4 }),
+    stages: stages({ text: 400, vision: 2000, audio: 200, align: 200, easy: 500, instruct: 5000, dpo: 60, batch: 8, checkpointEvery: 50, instructLr: 5e-4 }),
     eval: { perTask: 50, baseline: true, maxNewTokens: 32, compareStage: 'instruct' },
     saveDtype: 'float32',
   },
