@@ -35,3 +35,15 @@ test('appends in place, forks copy, and every cache keeps its values through gro
   const d = appendKV({ k: c.k.detach(), v: c.v.detach() }, ...kv(1, rng));
   assert.equal(d.k.storage, c.k.storage);
 });
+
+test('with gradients the cache is the autograd graph: keys and values pass through unchanged, appends concat', () => {
+  const rng = new Rng(6);
+  const [k, v] = kv(3, rng);
+  k.requireGrad();
+  const first = appendKV(null, k, v);
+  assert.equal(first.k, k); // no copy into a buffer, which would cut the gradient
+  const [k2, v2] = kv(1, rng);
+  const next = appendKV(first, k2, v2);
+  next.k.sum().backward();
+  assert.deepEqual([...k.grad!.toFloat32Array()], new Array(k.size).fill(1));
+});

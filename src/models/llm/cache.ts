@@ -35,7 +35,8 @@ const buffers = new WeakMap<object, KVBuffer>();
  * fork) copies it into a new buffer. With gradients (training through a cache) the append is a plain concat.
  */
 export function appendKV(past: LayerKV | null, k: Tensor, v: Tensor): LayerKV {
-  if (past && (k.requiresGrad || v.requiresGrad || past.k.requiresGrad || past.v.requiresGrad)) {
+  if (k.requiresGrad || v.requiresGrad || past?.k.requiresGrad || past?.v.requiresGrad) {
+    if (!past) return { k, v };
     const cat = (a: Tensor, b: Tensor) => concat([a.transpose(1, 2), b.transpose(1, 2)], 1).transpose(1, 2);
     return { k: cat(past.k, k), v: cat(past.v, v) };
   }
