@@ -118,7 +118,7 @@ export const recipes: Readonly<Record<string, Recipe>> = {
   // the machine at times): data 4.3 min, text 400 × 0.35 s, vision 2000 × 0.33 s (fresh images drawn every
   // step), audio 200 × 0.34 s, align 200 × 0.22 s, easy 500 × 0.34 s, instruct 5000 × 0.39 s (36 min with data
   // loading; its loss, averaged per 500 steps, fell 1.29 → 0.96 by step 2000 and 0.79 by 5000), dpo 60 × 0.65 s,
-  // eval 1.5 min: 63.8 min, leaving room under 90 for a slower machine.
+  // eval 1.5 min: 64.0 min, leaving room under 90 for a slower machine.
   demo: {
     name: 'demo', description: 'the shipped models/tessera-demo, ≤ 90 minutes on 2 cores',
     data: { train: perTask(1500, { tool: 1000, 'cross-count': 1200 }), heldout: 100, textLines: 30000, multiturn: 800, prefsPerTask: 300, trainSeed: 1, heldoutSeed: 1001 },
