@@ -118,3 +118,18 @@ test('pretrain-vision and pretrain-audio train the encoder and head only', async
     }
   } finally { rmSync(dir, { recursive: true, force: true }); }
 });
+
+test('a generate: data path is refused where nothing can draw it, naming the path', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'tessera-gen-'));
+  try {
+    const { model, processor } = tinyTessera(0);
+    saveTessera(join(dir, 'init'), model, processor);
+    const run = (kind: 'pretrain-vision' | 'pretrain-audio' | 'align', path: string) => runStage({
+      stage: parseStage({ name: kind, kind, trainable: ['vision'], lr: { vision: 1e-3 }, data: [{ path }], steps: 1, batchSize: 2 }),
+      outDir: join(dir, `${kind}-${path.replace(/\W/g, '')}`), modelDir: join(dir, 'init'), baseDir: dir, quiet: true,
+    });
+    await assert.rejects(run('pretrain-vision', 'generate:sounds'), /cannot draw "generate:sounds"/);
+    await assert.rejects(run('pretrain-audio', 'generate:images'), /cannot draw "generate:images"/);
+    await assert.rejects(run('align', 'generate:images'), /data "generate:images": align stages read files/);
+  } finally { rmSync(dir, { recursive: true, force: true }); }
+});

@@ -59,7 +59,7 @@ export async function runStage(o: RunStageOptions): Promise<RunStageResult> {
     for (const d of stage.data) {
       if (d.path.startsWith(GENERATE)) {
         const kind = d.path.slice(GENERATE.length);
-        if (!generated) throw new Error(`stage ${stage.name}: data "${d.path}": a ${stage.kind} stage reads files; only pretrain-vision draws its data (generate:shapes, generate:images)`);
+        if (!generated) throw new Error(`stage ${stage.name}: data "${d.path}": ${stage.kind} stages read files; only pretrain-vision draws its data (generate:shapes, generate:images)`);
         train.push({ name: d.path, samples: generated(kind), weight: d.weight });
         continue;
       }
