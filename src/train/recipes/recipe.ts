@@ -7,7 +7,8 @@
 // Data files the preparation step writes under <run>/data (presets name them in their stage configs):
 //   train/data.jsonl, train/meta.jsonl, train/prefs.jsonl   the generator's output (all tasks, one folder)
 //   train/task-<task>.jsonl, train/prefs-<task>.jsonl       the same records split by task (for per-task weights)
-//   train/shapes.jsonl, train/sounds.jsonl                  records the encoder pretraining can label
+//   train/shapes.jsonl, train/sounds.jsonl                  records the encoder pretraining can label (the presets'
+//                                                           pretrain-vision draws fresh images instead: generate:images)
 //   train/multiturn.jsonl                                   two records joined into one two-exchange conversation
 //   heldout/data.jsonl, heldout/mixed.jsonl                 held-out records (mixed: tasks interleaved, for eval loss)
 //   text/train.jsonl, text/heldout.jsonl                    {"text"} lines: the corpus and the conversations' text
