@@ -2,7 +2,7 @@
 
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { concat, randn, Rng, type Tensor } from '../../tensor/index.ts';
+import { concat, randn, Rng, slice, type Tensor } from '../../tensor/index.ts';
 import { appendKV, type LayerKV } from './cache.ts';
 
 const kv = (T: number, rng: Rng): [Tensor, Tensor] => [randn([2, 3, T, 4], { rng }), randn([2, 3, T, 4], { rng })];
@@ -31,6 +31,13 @@ test('appends in place, forks copy, and every cache keeps its values through gro
   assert.deepEqual(c.k.shape, [2, 3, 75, 4]);
   assert.deepEqual(c.k.toList(), cat(ks));
   assert.deepEqual(a.k.toList(), cat([k1, k2]));
+  // a slice of the newest cache (one batch row) is not the buffer's own view: appending to it copies
+  const row1 = { k: slice(c.k, 0, 1, 2), v: slice(c.v, 0, 1, 2) };
+  const [k1b, v1b] = [randn([1, 3, 1, 4], { rng }), randn([1, 3, 1, 4], { rng })];
+  const e = appendKV(row1, k1b, v1b);
+  assert.notEqual(e.k.storage, c.k.storage);
+  assert.deepEqual(e.k.toList(), concat([slice(c.k, 0, 1, 2), k1b], 2).toList());
+  assert.deepEqual(c.k.toList(), cat(ks)); // row 0 untouched
   // a detached cache (as carried between steps) continues the same buffer
   const d = appendKV({ k: c.k.detach(), v: c.v.detach() }, ...kv(1, rng));
   assert.equal(d.k.storage, c.k.storage);

@@ -23,7 +23,7 @@ export function emptyCache(numLayers: number): KVCache {
 }
 
 /** Storage of successive caches of one layer: [B, capacity, Hkv, D] rows, of which `used` are written. */
-interface KVBuffer { capacity: number; used: number }
+interface KVBuffer { B: number; Hkv: number; D: number; capacity: number; used: number }
 // keyed by the storage array, which the cache's views (and their detached copies) share
 const buffers = new WeakMap<object, KVBuffer>();
 
@@ -43,8 +43,9 @@ export function appendKV(past: LayerKV | null, k: Tensor, v: Tensor): LayerKV {
   const [B, Hkv, T, D] = k.shape as [number, number, number, number];
   const S = past ? past.k.shape[2]! : 0;
   const buf = past ? buffers.get(past.k.storage) : undefined;
+  // in place only when past is the newest cache of its buffer, viewed whole (not a slice of it), and k fits it
   if (past && buf && buf === buffers.get(past.v.storage) && buf.used === S && S + T <= buf.capacity && past.k.dtype === k.dtype
-    && past.k.shape[0] === B && past.k.shape[1] === Hkv && past.k.shape[3] === D) {
+    && buf.B === B && buf.Hkv === Hkv && buf.D === D && isWholeView(past.k, buf) && isWholeView(past.v, buf)) {
     writeRows(past.k, k, S, buf.capacity);
     writeRows(past.v, v, S, buf.capacity);
     buf.used = S + T;
@@ -58,10 +59,16 @@ export function appendKV(past: LayerKV | null, k: Tensor, v: Tensor): LayerKV {
     return rowsView(store, B, Hkv, S + T, D, capacity);
   };
   const out = { k: grow(past?.k ?? null, k), v: grow(past?.v ?? null, v) };
-  const shared: KVBuffer = { capacity, used: S + T };
+  const shared: KVBuffer = { B, Hkv, D, capacity, used: S + T };
   buffers.set(out.k.storage, shared);
   buffers.set(out.v.storage, shared);
   return out;
+}
+
+/** True when t is a rowsView of the buffer: all of its batch rows and heads, from position 0. */
+function isWholeView(t: Tensor, buf: KVBuffer): boolean {
+  const want = [buf.capacity * buf.Hkv * buf.D, buf.D, buf.Hkv * buf.D, 1];
+  return t.offset === 0 && t.shape[0] === buf.B && t.shape[1] === buf.Hkv && t.shape[3] === buf.D && t.strides.every((st, i) => st === want[i]);
 }
 
 /** The [B, Hkv, S, D] view of the first S rows of a [B, capacity, Hkv, D] buffer. */
