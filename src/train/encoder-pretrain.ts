@@ -61,13 +61,16 @@ export interface AttributeSample {
   patches: Float32Array | null;
 }
 
-interface SceneShape { color: string; shape: string; cx?: number; cy?: number; box?: number[] }
+// the scene records of meta.jsonl (src/data/synthetic/sample.ts Scene), read loosely: fields may be missing
+interface SceneShape { readonly color: string; readonly shape: string; readonly cx?: number; readonly cy?: number; readonly box?: readonly number[] }
 interface Scene {
-  kind?: string; shapes?: SceneShape[]; tones?: unknown[]; words?: string[]; width?: number;
+  readonly kind?: string; readonly shapes?: readonly SceneShape[]; readonly tones?: readonly unknown[]; readonly words?: readonly string[]; readonly width?: number;
   // text
-  text?: string; height?: number; inkWidth?: number; angle?: number; center?: number[]; spans?: number[][];
+  readonly text?: string; readonly height?: number; readonly inkWidth?: number; readonly angle?: number;
+  readonly center?: readonly number[]; readonly spans?: readonly (readonly number[])[];
   // chart
-  values?: number[]; labels?: string[]; top?: number; plot?: { y0: number; y1: number }; bars?: { centers: number[]; width: number; labelSize: number };
+  readonly values?: readonly number[]; readonly labels?: readonly string[]; readonly top?: number; readonly plot?: { readonly y0: number; readonly y1: number };
+  readonly bars?: { readonly centers: readonly number[]; readonly width: number; readonly labelSize: number };
 }
 
 /**
@@ -216,15 +219,15 @@ export function freshImageSamples(kind: FreshImages, processor: TesseraProcessor
       let scene: Scene, rgb: Uint8Array;
       if (pick < 0.5) {
         const shapes = pretrainScene(rng, 'train');
-        scene = { kind: 'shapes', shapes: shapes.map((s) => ({ ...s, box: [...s.box] })) };
+        scene = { kind: 'shapes', shapes };
         rgb = renderShapesRgb(rng, shapes);
       } else if (pick < 0.75) {
         const { canvas, scene: s } = drawOcr(rng, 'train');
-        scene = s as unknown as Scene;
+        scene = s;
         rgb = canvas.rgb();
       } else {
         const { canvas, scene: s } = drawChart(rng, 'train', drawValues(rng, false));
-        scene = s as unknown as Scene;
+        scene = s;
         rgb = canvas.rgb();
       }
       const media = ip.processOne(rgbImage(IMAGE_SIZE, IMAGE_SIZE, rgb)).data;
