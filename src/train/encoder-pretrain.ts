@@ -14,7 +14,7 @@
 
 import { readFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
-import { renderShapesRgb } from '../data/synthetic/draw.ts';
+import { shapesCanvas } from '../data/synthetic/draw.ts';
 import { IMAGE_SIZE } from '../data/synthetic/layout.ts';
 import { Rng as SceneRng } from '../data/synthetic/prng.ts';
 import { pretrainScene } from '../data/synthetic/shapeTasks.ts';
@@ -220,7 +220,7 @@ export function freshImageSamples(kind: FreshImages, processor: TesseraProcessor
       if (pick < 0.5) {
         const shapes = pretrainScene(rng, 'train');
         scene = { kind: 'shapes', shapes };
-        rgb = renderShapesRgb(rng, shapes);
+        rgb = shapesCanvas(rng, shapes).rgb();
       } else if (pick < 0.75) {
         const { canvas, scene: s } = drawOcr(rng, 'train');
         scene = s;

@@ -112,16 +112,14 @@ export function drawShape(ctx: SKRSContext2D, rng: Rng, s: PlacedShape): void {
   }
 }
 
-/** A scene of shapes as PNG bytes. */
-export function renderShapes(rng: Rng, shapes: readonly PlacedShape[]): Buffer {
+/** A canvas with a scene of shapes painted: finish() gives the PNG, rgb() the pixels (images drawn in training). */
+export function shapesCanvas(rng: Rng, shapes: readonly PlacedShape[]): Canvas2D {
   const c = newCanvas(rng);
   for (const s of shapes) drawShape(c.ctx, rng, s);
-  return c.finish();
+  return c;
 }
 
-/** The same scene as 128×128 RGB bytes, for images drawn during training and never written. */
-export function renderShapesRgb(rng: Rng, shapes: readonly PlacedShape[]): Uint8Array {
-  const c = newCanvas(rng);
-  for (const s of shapes) drawShape(c.ctx, rng, s);
-  return c.rgb();
+/** A scene of shapes as PNG bytes. */
+export function renderShapes(rng: Rng, shapes: readonly PlacedShape[]): Buffer {
+  return shapesCanvas(rng, shapes).finish();
 }
