@@ -328,6 +328,8 @@ const TABLE: Entry[] = [
     convCase(1, 'kernel 1 on transposed input', [2, 3, 4], [2, 3, 1], 1, 0, true, 'transposed'),
     convCase(1, 'input at an offset', [1, 2, 5], [2, 2, 2], 1, 1, true, 'offset'),
     convCase(1, 'stride = kernel (patchify path)', [2, 3, 6], [4, 3, 2], 2, 0, true),
+    convCase(1, 'padding 2, kernel 2: the first and last windows read only zeros', [1, 2, 4], [2, 2, 2], 1, 2, true),
+    convCase(1, 'padding 2, stride 3, odd length', [2, 3, 7], [2, 3, 3], 3, 2, false, 'strided'),
   ] },
   { name: 'conv2d', cases: [
     convCase(2, 'stride 1, padding 1, bias', [1, 2, 4, 4], [3, 2, 3, 3], 1, 1, true),

@@ -6,7 +6,7 @@ import { Tensor } from '../tensor.ts';
 import { zeros } from './creation.ts';
 import { add } from './elementwise.ts';
 import { matmul } from './matmul.ts';
-import { contiguous, pad, permute, reshape } from './movement.ts';
+import { contiguous, permute, reshape } from './movement.ts';
 import { alloc, allocOut, assertFloat, floatStorage, output } from './util.ts';
 
 interface Geometry { C: number; H: number; W: number; kh: number; kw: number; sh: number; sw: number; ph: number; pw: number; oh: number; ow: number }
@@ -78,29 +78,37 @@ export function conv1d(x: Tensor, w: Tensor, bias?: Tensor | null, opts: { strid
   const ol = Math.floor((L + 2 * p - K) / s) + 1;
   if (ol <= 0) throw new Error(`conv1d: kernel ${K} larger than padded input ${L}`);
   const Cout = w.shape[0]!;
-  // time-major rows [B, L + 2p, C]: output step t reads rows t·s … t·s + K − 1, which side by side are its
-  // column [K·C]; the weight is laid out in the same (tap, channel) order
-  const rows = contiguous(permute(p > 0 ? pad(x, [p, p]) : x, [0, 2, 1]));
-  let y = matmul(unfoldRows(rows, K, s, ol), permute(reshape(contiguous(permute(w, [0, 2, 1])), [Cout, K * C]), [1, 0])); // [B, ol, Cout]
+  // time-major rows [B, L, C]: output step t reads rows t·s − p … t·s − p + K − 1 (zeros outside), which side by
+  // side are its column [K·C]; the weight is laid out in the same (tap, channel) order
+  const rows = contiguous(permute(x, [0, 2, 1]));
+  let y = matmul(unfoldRows(rows, K, s, p, ol), permute(reshape(contiguous(permute(w, [0, 2, 1])), [Cout, K * C]), [1, 0])); // [B, ol, Cout]
   if (bias) y = add(y, bias);
   return contiguous(permute(y, [0, 2, 1]));
 }
 
-/** rows [B, L, C] contiguous → [B, ol, K·C]: output t holds rows t·s … t·s + K − 1 (row copies; backward adds rows back). */
-function unfoldRows(rows: Tensor, K: number, s: number, ol: number): Tensor {
+/**
+ * rows [B, L, C] contiguous → [B, ol, K·C]: output t holds rows t·s − p … t·s − p + K − 1, zero where they fall
+ * outside 0..L (the padding). Row copies; the backward adds the rows back.
+ */
+function unfoldRows(rows: Tensor, K: number, s: number, p: number, ol: number): Tensor {
   const [B, L, C] = rows.shape as [number, number, number];
-  const src = floatStorage(rows), out = allocOut(rows.dtype, [B, ol, K * C]) as Float64Array;
-  for (let b = 0; b < B; b++) {
-    for (let t = 0; t < ol; t++) out.set(src.subarray((b * L + t * s) * C, (b * L + t * s + K) * C), (b * ol + t) * K * C);
-  }
-  return output(out, rows.dtype, [B, ol, K * C], [rows], 'unfoldRows', (g) => {
-    const gx = zeros(rows.shape, rows.dtype), gd = floatStorage(gx), gg = floatStorage(contiguous(g));
+  const src = floatStorage(rows), out = (p > 0 ? alloc : allocOut)(rows.dtype, [B, ol, K * C]) as Float64Array;
+  // rows lo..hi of input b land in output t from tap lo − r0 on
+  const each = (f: (b: number, t: number, lo: number, hi: number, at: number) => void) => {
     for (let b = 0; b < B; b++) {
       for (let t = 0; t < ol; t++) {
-        const from = (b * ol + t) * K * C, to = (b * L + t * s) * C;
-        for (let i = 0; i < K * C; i++) gd[to + i] = gd[to + i]! + gg[from + i]!;
+        const r0 = t * s - p, lo = Math.max(0, r0), hi = Math.min(L, r0 + K);
+        if (hi > lo) f(b, t, lo, hi, ((b * ol + t) * K + lo - r0) * C);
       }
     }
+  };
+  each((b, _t, lo, hi, at) => out.set(src.subarray((b * L + lo) * C, (b * L + hi) * C), at));
+  return output(out, rows.dtype, [B, ol, K * C], [rows], 'unfoldRows', (g) => {
+    const gx = zeros(rows.shape, rows.dtype), gd = floatStorage(gx), gg = floatStorage(contiguous(g));
+    each((b, _t, lo, hi, at) => {
+      const to = (b * L + lo) * C, n = (hi - lo) * C;
+      for (let i = 0; i < n; i++) gd[to + i] = gd[to + i]! + gg[at + i]!;
+    });
     return [gx];
   });
 }
