@@ -49,31 +49,30 @@ export function appendKV(past: LayerKV | null, k: Tensor, v: Tensor): LayerKV {
     writeRows(past.k, k, S, buf.capacity);
     writeRows(past.v, v, S, buf.capacity);
     buf.used = S + T;
-    return { k: rowsView(past.k, B, Hkv, S + T, D, buf.capacity), v: rowsView(past.v, B, Hkv, S + T, D, buf.capacity) };
+    return { k: rowsView(past.k, buf), v: rowsView(past.v, buf) };
   }
-  const capacity = Math.max(64, 2 * (S + T));
+  const fresh: KVBuffer = { B, Hkv, D, capacity: Math.max(64, 2 * (S + T)), used: S + T };
   const grow = (old: Tensor | null, x: Tensor): Tensor => {
-    const store = zeros([B, capacity, Hkv, D], x.dtype);
-    if (old) writeRows(store, old, 0, capacity);
-    writeRows(store, x, S, capacity);
-    return rowsView(store, B, Hkv, S + T, D, capacity);
+    const store = zeros([B, fresh.capacity, Hkv, D], x.dtype);
+    if (old) writeRows(store, old, 0, fresh.capacity);
+    writeRows(store, x, S, fresh.capacity);
+    buffers.set(store.storage, fresh);
+    return rowsView(store, fresh);
   };
-  const out = { k: grow(past?.k ?? null, k), v: grow(past?.v ?? null, v) };
-  const shared: KVBuffer = { B, Hkv, D, capacity, used: S + T };
-  buffers.set(out.k.storage, shared);
-  buffers.set(out.v.storage, shared);
-  return out;
+  return { k: grow(past?.k ?? null, k), v: grow(past?.v ?? null, v) };
 }
 
-/** True when t is a rowsView of the buffer: all of its batch rows and heads, from position 0. */
+/** The [B, Hkv, used, D] view of a buffer's written rows ([B, capacity, Hkv, D] storage under `store`). */
+function rowsView(store: Tensor, buf: KVBuffer): Tensor {
+  return new Tensor(store.storage, store.dtype, [buf.B, buf.Hkv, buf.used, buf.D], rowStrides(buf), 0);
+}
+
+const rowStrides = (buf: KVBuffer) => [buf.capacity * buf.Hkv * buf.D, buf.D, buf.Hkv * buf.D, 1];
+
+/** True when t is a view of the buffer laid out as rowsView lays it: every batch row and head, from position 0. */
 function isWholeView(t: Tensor, buf: KVBuffer): boolean {
-  const want = [buf.capacity * buf.Hkv * buf.D, buf.D, buf.Hkv * buf.D, 1];
+  const want = rowStrides(buf);
   return t.offset === 0 && t.shape[0] === buf.B && t.shape[1] === buf.Hkv && t.shape[3] === buf.D && t.strides.every((st, i) => st === want[i]);
-}
-
-/** The [B, Hkv, S, D] view of the first S rows of a [B, capacity, Hkv, D] buffer. */
-function rowsView(store: Tensor, B: number, Hkv: number, S: number, D: number, capacity: number): Tensor {
-  return new Tensor(store.storage, store.dtype, [B, Hkv, S, D], [capacity * Hkv * D, D, Hkv * D, 1], 0);
 }
 
 /** Writes x [B, Hkv, T, D] into rows at..at+T of the buffer under `store`. */
