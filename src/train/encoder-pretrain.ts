@@ -134,7 +134,7 @@ export function patchTargets(scene: Scene, grid: number): Float32Array | null {
   return null;
 }
 
-/** The attribute vector of a scene, or null when the scene has no labels of this modality (e.g. a chart). */
+/** The attribute vector of a scene, or null when the scene has no labels of this modality (e.g. a chart for the audio encoder). */
 export function sceneTarget(modality: Modality, scene: Scene): Float32Array | null {
   if (modality === 'image') {
     const t = new Float32Array(imageLabels.length);
