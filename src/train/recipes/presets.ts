@@ -106,7 +106,7 @@ export const recipes: Readonly<Record<string, Recipe>> = {
     tokenizer: { vocabSize: 400, minFrequency: 2 },
     model: tinyModel,
     stages: stages({ text: 2, vision: 2, audio: 2, align: 2, easy: 2, instruct: 3, dpo: 2, batch: 4, checkpointEvery: 2, instructLr: 1e-3 }).map((s) => ({ ...s, batchSize: 4 })),
-    eval: { perTask: 1, baseline: true, maxNewTokens: 12, compareStage: 'instruct' },
+    eval: { perTask: 1, baseline: true, maxNewTokens: 12, compareStage: 'instruct', trainPerTask: 1 },
     saveDtype: 'float32',
   },
   quick: {
@@ -115,21 +115,22 @@ export const recipes: Readonly<Record<string, Recipe>> = {
     tokenizer: { vocabSize: 1024, minFrequency: 2 },
     model: demoModel,
     stages: stages({ text: 40, vision: 80, audio: 10, align: 40, easy: 400, instruct: 240, dpo: 6, batch: 8, checkpointEvery: 40, instructLr: 5e-4 }),
-    eval: { perTask: 10, baseline: true, maxNewTokens: 32, compareStage: 'instruct' },
+    eval: { perTask: 10, baseline: true, maxNewTokens: 32, compareStage: 'instruct', trainPerTask: 10 },
     saveDtype: 'float32',
   },
   // Measured on 2 cores (blas, the runs that made models/tessera-demo): data 4.3 min, text 400 × 0.35 s, vision
   // 2000 × 0.33 s (fresh images drawn every step) — these three on 2026-11-28 21:50–22:10, carried over into the
   // session-4 run, which resumed after them with the same code for them — then (2026-11-29 00:12–01:17) audio
   // 400 × 0.36 s, align 200 × 0.19 s, easy 500 × 0.31 s, instruct 5500 × 0.36 s (36 min with data loading; the
-  // vision tower frozen), dpo 60 × 0.60 s, eval 1.5 min: 64.9 min, leaving room under 90 for a slower machine.
+  // vision tower frozen), dpo 60 × 0.60 s, eval 2 min (held-out, blank media, the instruct model, training
+  // records): 65.4 min, leaving room under 90 for a slower machine.
   demo: {
     name: 'demo', description: 'the shipped models/tessera-demo, ≤ 90 minutes on 2 cores',
     data: { train: perTask(1500, { tool: 1000, 'cross-count': 1200 }), heldout: 100, textLines: 30000, multiturn: 800, prefsPerTask: 300, trainSeed: 1, heldoutSeed: 1001 },
     tokenizer: { vocabSize: 1024, minFrequency: 2 },
     model: demoModel,
     stages: stages({ text: 400, vision: 2000, audio: 400, align: 200, easy: 500, instruct: 5500, dpo: 60, batch: 8, checkpointEvery: 50, instructLr: 5e-4 }),
-    eval: { perTask: 50, baseline: true, maxNewTokens: 32, compareStage: 'instruct' },
+    eval: { perTask: 50, baseline: true, maxNewTokens: 32, compareStage: 'instruct', trainPerTask: 25 },
     saveDtype: 'float32',
   },
 };

@@ -52,6 +52,8 @@ export interface RecipeEval {
   readonly maxNewTokens: number;
   /** Stage whose model is scored too, to show what the last stage changed (e.g. 'instruct' before DPO). */
   readonly compareStage?: string;
+  /** Also score the final model on this many training records per task (the gap to held-out shows memorising). */
+  readonly trainPerTask?: number;
 }
 
 export interface Recipe {

@@ -1,7 +1,9 @@
 // The recipe's scoring: the final model on the held-out split (per task accuracy, chance and the no-media
 // baseline, src/eval/evaluate.ts), optionally a earlier stage's model on the same records (so what the last
-// stage changed is visible: DPO should lower the false "yes" rate on vqa-exist and lose nothing elsewhere), and
-// the stage timings measured from each stage's metrics.jsonl. Written as eval.json and report.md.
+// stage changed is visible: DPO should lower the false "yes" rate on vqa-exist and lose nothing elsewhere), the
+// final model on some of its own training records (held-out far below train is memorising; both low is
+// under-training), and the stage timings measured from each stage's metrics.jsonl. Written as eval.json and
+// report.md.
 
 import { existsSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -28,6 +30,8 @@ export interface RecipeEval {
   /** vqa-exist items whose answer is "no" that the model answered "yes". */
   falseYes: { final: number; compare: number | null; count: number };
   compare: { stage: string; report: EvalReport } | null;
+  /** The final model on the first records of each task of the training split (absent in older reports). */
+  train?: EvalReport | null;
   timings: StageTiming[];
   wallSeconds: number;
 }
@@ -45,7 +49,7 @@ export function stageTiming(stage: string, runDir: string, seconds: number): Sta
   return { stage, steps: m.length, seconds, trainSeconds: train, secondsPerStep: m.length ? train / m.length : 0 };
 }
 
-/** The first `perTask` records of every task. */
+/** The first `perTask` records of every task (of the held-out split, or of the training one). */
 export function heldoutRecords(path: string, perTask: number): TaskRecord[] {
   const seen = new Map<string, number>();
   return readTaskRecords(path).filter((r) => {
@@ -65,7 +69,7 @@ async function falseYesRate(p: Predictor, records: readonly TaskRecord[]): Promi
   return absent.length ? yes / absent.length : 0;
 }
 
-export async function evaluateRecipe(r: Recipe, o: { finalDir: string; compareDir: string | null; heldout: string; timings: StageTiming[]; wallSeconds: number }): Promise<RecipeEval> {
+export async function evaluateRecipe(r: Recipe, o: { finalDir: string; compareDir: string | null; heldout: string; train?: string; timings: StageTiming[]; wallSeconds: number }): Promise<RecipeEval> {
   const records = heldoutRecords(o.heldout, r.eval.perTask);
   const predictor = (dir: string): Predictor => {
     const { model, processor } = loadTessera(dir);
@@ -81,7 +85,9 @@ export async function evaluateRecipe(r: Recipe, o: { finalDir: string; compareDi
     compare = { stage: r.eval.compareStage, report: await evaluateRecords(cmp, records, { baseline: false, data: o.heldout }) };
     falseYes.compare = await falseYesRate(cmp, records);
   }
-  return { recipe: r.name, final, falseYes, compare, timings: o.timings, wallSeconds: o.wallSeconds };
+  let train: EvalReport | null = null;
+  if (o.train && r.eval.trainPerTask) train = await evaluateRecords(fin, heldoutRecords(o.train, r.eval.trainPerTask), { baseline: false, data: o.train });
+  return { recipe: r.name, final, falseYes, compare, train, timings: o.timings, wallSeconds: o.wallSeconds };
 }
 
 const pct = (x: number | null | undefined) => (x === null || x === undefined ? '-' : `${(100 * x).toFixed(1)}%`);
@@ -89,13 +95,17 @@ const pct = (x: number | null | undefined) => (x === null || x === undefined ? '
 /** report.md: the held-out table (with the compared stage's accuracy), false-yes rates and stage timings. */
 export function formatRecipeReport(e: RecipeEval): string {
   const before = new Map(e.compare?.report.tasks.map((t) => [t.task, t.accuracy]) ?? []);
-  const head = e.compare ? ` | ${e.compare.stage} |` : ' |';
-  const rows = e.final.tasks.map((t) => `| ${t.task} | ${t.count} | ${pct(t.accuracy)} | ${pct(t.chance)} | ${pct(t.baseline)}${e.compare ? ` | ${pct(before.get(t.task))}` : ''} |`);
+  const onTrain = new Map(e.train?.tasks.map((t) => [t.task, t.accuracy]) ?? []);
+  const head = `${e.compare ? ` | ${e.compare.stage}` : ''}${e.train ? ' | train records' : ''} |`;
+  const extra = (e.compare ? 1 : 0) + (e.train ? 1 : 0);
+  const rows = e.final.tasks.map((t) => `| ${t.task} | ${t.count} | ${pct(t.accuracy)} | ${pct(t.chance)} | ${pct(t.baseline)}` +
+    `${e.compare ? ` | ${pct(before.get(t.task))}` : ''}${e.train ? ` | ${pct(onTrain.get(t.task))}` : ''} |`);
+  const trainLine = e.train ? ` The same model on ${e.train.overall.count} of its training records: ${pct(e.train.overall.accuracy)}.` : '';
   const timing = e.timings.map((t) => `| ${t.stage} | ${t.steps} | ${t.seconds.toFixed(0)} | ${t.trainSeconds.toFixed(0)} | ${t.secondsPerStep.toFixed(2)} |`);
   return [
     `# tessera recipe \`${e.recipe}\`: held-out evaluation`, '',
-    `Wall time ${(e.wallSeconds / 60).toFixed(1)} min. Overall accuracy ${pct(e.final.overall.accuracy)}, no-media baseline ${pct(e.final.overall.baseline)}.`, '',
-    `| task | count | accuracy | chance | no-media${head}`, `|---|---|---|---|---${e.compare ? '|---' : ''}|`, ...rows, '',
+    `Wall time ${(e.wallSeconds / 60).toFixed(1)} min. Overall accuracy ${pct(e.final.overall.accuracy)}, no-media baseline ${pct(e.final.overall.baseline)}.${trainLine}`, '',
+    `| task | count | accuracy | chance | no-media${head}`, `|---|---|---|---|---${'|---'.repeat(extra)}|`, ...rows, '',
     `False "yes" on vqa-exist items whose answer is "no" (${e.falseYes.count}): final ${pct(e.falseYes.final)}` +
       (e.falseYes.compare !== null ? `, ${e.compare?.stage} ${pct(e.falseYes.compare)}` : '') + '.', '',
     '| stage | steps | wall s | train s | s/step |', '|---|---|---|---|---|', ...timing, '',

@@ -101,7 +101,8 @@ export async function runRecipe(name: string | Recipe, outDir: string, o: RunRec
     await phase('eval', async () => {
       const s = performance.now();
       const compareDir = recipe.eval.compareStage ? join(out, 'stages', recipe.eval.compareStage, 'model') : null;
-      const e = await evaluateRecipe(recipe, { finalDir, compareDir, heldout: join(dataDir, 'heldout/data.jsonl'), timings: progress.timings, wallSeconds: 0 });
+      const e = await evaluateRecipe(recipe, { finalDir, compareDir, heldout: join(dataDir, 'heldout/data.jsonl'), train: join(dataDir, 'train/data.jsonl'),
+        timings: progress.timings, wallSeconds: 0 });
       progress.timings.push({ stage: 'eval', steps: 0, seconds: (performance.now() - s) / 1000, trainSeconds: 0, secondsPerStep: 0 });
       e.timings = progress.timings;
       e.wallSeconds = wall();
