@@ -49,8 +49,8 @@ export function stageTiming(stage: string, runDir: string, seconds: number): Sta
   return { stage, steps: m.length, seconds, trainSeconds: train, secondsPerStep: m.length ? train / m.length : 0 };
 }
 
-/** The first `perTask` records of every task (of the held-out split, or of the training one). */
-export function heldoutRecords(path: string, perTask: number): TaskRecord[] {
+/** The first `perTask` records of every task of a JSONL file (held-out or training split). */
+export function firstPerTask(path: string, perTask: number): TaskRecord[] {
   const seen = new Map<string, number>();
   return readTaskRecords(path).filter((r) => {
     const n = seen.get(r.task) ?? 0;
@@ -70,7 +70,7 @@ async function falseYesRate(p: Predictor, records: readonly TaskRecord[]): Promi
 }
 
 export async function evaluateRecipe(r: Recipe, o: { finalDir: string; compareDir: string | null; heldout: string; train?: string; timings: StageTiming[]; wallSeconds: number }): Promise<RecipeEval> {
-  const records = heldoutRecords(o.heldout, r.eval.perTask);
+  const records = firstPerTask(o.heldout, r.eval.perTask);
   const predictor = (dir: string): Predictor => {
     const { model, processor } = loadTessera(dir);
     return { model: model.eval(), processor, maxNewTokens: r.eval.maxNewTokens };
@@ -86,13 +86,13 @@ export async function evaluateRecipe(r: Recipe, o: { finalDir: string; compareDi
     falseYes.compare = await falseYesRate(cmp, records);
   }
   let train: EvalReport | null = null;
-  if (o.train && r.eval.trainPerTask) train = await evaluateRecords(fin, heldoutRecords(o.train, r.eval.trainPerTask), { baseline: false, data: o.train });
+  if (o.train && r.eval.trainPerTask) train = await evaluateRecords(fin, firstPerTask(o.train, r.eval.trainPerTask), { baseline: false, data: o.train });
   return { recipe: r.name, final, falseYes, compare, train, timings: o.timings, wallSeconds: o.wallSeconds };
 }
 
 const pct = (x: number | null | undefined) => (x === null || x === undefined ? '-' : `${(100 * x).toFixed(1)}%`);
 
-/** report.md: the held-out table (with the compared stage's accuracy), false-yes rates and stage timings. */
+/** report.md: the held-out table (with the compared stage's accuracy and the training-record accuracy), false-yes rates and stage timings. */
 export function formatRecipeReport(e: RecipeEval): string {
   const before = new Map(e.compare?.report.tasks.map((t) => [t.task, t.accuracy]) ?? []);
   const onTrain = new Map(e.train?.tasks.map((t) => [t.task, t.accuracy]) ?? []);
