@@ -92,7 +92,10 @@ export async function evaluateRecipe(r: Recipe, o: { finalDir: string; compareDi
 
 const pct = (x: number | null | undefined) => (x === null || x === undefined ? '-' : `${(100 * x).toFixed(1)}%`);
 
-/** report.md: the held-out table (with the compared stage's accuracy and the training-record accuracy), false-yes rates and stage timings. */
+/**
+ * report.md: the held-out table (with the compared stage's accuracy and the accuracy on training records),
+ * false-yes rates and stage timings.
+ */
 export function formatRecipeReport(e: RecipeEval): string {
   const before = new Map(e.compare?.report.tasks.map((t) => [t.task, t.accuracy]) ?? []);
   const onTrain = new Map(e.train?.tasks.map((t) => [t.task, t.accuracy]) ?? []);
