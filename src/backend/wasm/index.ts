@@ -43,6 +43,11 @@ export function wasmKernels(rt: WasmRuntime): Partial<Kernels> {
 
   /** Runs f with every array in the heap: foreign ones are copied in (and outputs copied back). */
   function staged<T>(inputs: (F32 | null)[], outputs: F32[], f: (ins: (F32 | null)[], outs: F32[]) => T): T {
+    // the usual case, checked without allocating: every array already lives in the heap
+    let inHeap = true;
+    for (let i = 0; i < inputs.length && inHeap; i++) inHeap = inputs[i] === null || heap.owns(inputs[i]!);
+    for (let i = 0; i < outputs.length && inHeap; i++) inHeap = heap.owns(outputs[i]!);
+    if (inHeap) return f(inputs, outputs);
     const temps: number[] = [];
     const stage = (a: F32, copy: boolean): F32 => {
       if (heap.owns(a)) return a;

@@ -42,6 +42,10 @@ test('a kernel that traps on a worker or on the calling thread is an Error namin
       /copyBytes failed on worker 1: RuntimeError: memory access out of bounds/);
     assert.throws(() => rt.pool.run('copyBytes', [[outOfBounds, x.ptr, 64], [x.ptr, x.ptr, 0]]),
       /copyBytes failed on the calling thread: RuntimeError: memory access out of bounds/);
+    // one job runs on the calling thread alone (no worker posted): same error, and the pool still serves
+    assert.throws(() => rt.pool.run('copyBytes', [[outOfBounds, x.ptr, 64]]),
+      /copyBytes failed on the calling thread: RuntimeError: memory access out of bounds/);
+    assert.deepEqual(rt.pool.run('sumSquares', [[16, x.ptr]]), [64]);
     assert.deepEqual(rt.pool.run('sumSquares', [[16, x.ptr], [4, x.ptr]]), [64, 16]);
   } finally {
     await rt.close();

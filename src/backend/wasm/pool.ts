@@ -130,6 +130,17 @@ export class WorkerPool {
     // validate everything before posting anything: a throw halfway would leave posted jobs unawaited
     for (const job of jobs) if (job.length >= SLOT_ARGS) throw new Error(`WorkerPool.run: ${op} has too many arguments (${job.length})`);
     const n = jobs.length;
+    if (n === 1) {
+      // the calling thread alone (small work): no worker to post to or wait for
+      this.running = op;
+      try {
+        return [this.mainFns[opi]!(...jobs[0]!) ?? 0];
+      } catch (e) {
+        throw new Error(`WorkerPool.run: ${op} failed on the calling thread: ${describe(e)}`, { cause: e });
+      } finally {
+        this.running = null;
+      }
+    }
     const ctl = this.ctl;
     const seqs: number[] = [0];
     for (let w = 1; w < n; w++) {
