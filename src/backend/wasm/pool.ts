@@ -136,7 +136,7 @@ export class WorkerPool {
       try {
         return [this.mainFns[opi]!(...jobs[0]!) ?? 0];
       } catch (e) {
-        throw new Error(`WorkerPool.run: ${op} failed on the calling thread: ${describe(e)}`, { cause: e });
+        throw callingThreadError(op, e);
       } finally {
         this.running = null;
       }
@@ -169,7 +169,7 @@ export class WorkerPool {
     } finally {
       this.running = null;
     }
-    if (mainError !== null) throw new Error(`WorkerPool.run: ${op} failed on the calling thread: ${describe(mainError)}`, { cause: mainError });
+    if (mainError !== null) throw callingThreadError(op, mainError);
     for (let w = 1; w < n; w++) {
       if (ctl[w * SLOT_INTS + ERR] !== 0) throw new Error(`WorkerPool.run: ${op} failed on worker ${w}: ${this.message(w)}`);
       results[w] = this.args[w * SLOT_ARGS + SLOT_ARGS - 1]!;
@@ -233,6 +233,10 @@ export class WorkerPool {
     await Promise.all(exited);
     clearTimeout(timer);
   }
+}
+
+function callingThreadError(op: string, e: unknown): Error {
+  return new Error(`WorkerPool.run: ${op} failed on the calling thread: ${describe(e)}`, { cause: e });
 }
 
 function describe(e: unknown): string {
