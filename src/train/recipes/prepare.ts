@@ -16,6 +16,8 @@ import { initTessera, saveTessera } from '../../models/tessera/checkpoint.ts';
 import { tesseraConfigFromSizes } from '../../models/tessera/config.ts';
 import { TesseraProcessor } from '../../models/tessera/processor.ts';
 import { Rng } from '../../data/synthetic/prng.ts';
+import { sceneQuestions, type SceneQuestion } from '../../data/synthetic/questions.ts';
+import type { Scene } from '../../data/synthetic/sample.ts';
 import { IMAGE_SHAPE_TASKS, SOUND_TASKS, type Recipe } from './recipe.ts';
 
 type Json = Record<string, unknown>;
@@ -57,6 +59,8 @@ export async function prepareData(r: Recipe, dataDir: string, log: (s: string) =
   writeFileSync(join(train, 'shapes.jsonl'), lines(trainRecords.filter((x) => IMAGE_SHAPE_TASKS.includes(x.task as TaskName))));
   writeFileSync(join(train, 'sounds.jsonl'), lines(trainRecords.filter((x) => SOUND_TASKS.includes(x.task as TaskName))));
   writeFileSync(join(train, 'multiturn.jsonl'), lines(multiturn(trainRecords, r.data.multiturn, r.data.trainSeed)));
+  const asked = withMoreQuestions(trainRecords, metas, r.data.moreQuestions, r.data.trainSeed);
+  for (const t of tasks) writeFileSync(join(train, `mq-task-${t}.jsonl`), lines(asked.filter((x) => x.task === t)));
 
   const held = await synthesize({ outDir: heldout, tasks: [...ALL_TASKS], n: r.data.heldout, seed: r.data.heldoutSeed, split: 'heldout' });
   log(`data: ${held.records.length} held-out records`);
@@ -92,6 +96,33 @@ function multiturn(records: readonly Json[], n: number, seed: number): Json[] {
       ...(images.length ? { images } : {}), ...(audios.length ? { audios } : {}),
       conversations: [...(a.conversations as Json[]), ...(b.conversations as Json[])],
     };
+  });
+}
+
+/**
+ * Each record with up to `extra` more exchanges about the same media (questions.ts: what its scene answers),
+ * one per task in turn so a shapes image is asked e.g. a count, a color and a box rather than three colors.
+ * The record's own exchange stays first, so its first turn is exactly what the evaluation asks (a `tool`
+ * record's call, result and final answer too; its chart is then asked its bars' values).
+ */
+export function withMoreQuestions(records: readonly Json[], metas: readonly Json[], extra: number, seed: number): Json[] {
+  const scenes = new Map(metas.map((m) => [m.id, m.scene as Scene]));
+  return records.map((x) => {
+    const scene = scenes.get(x.id);
+    if (extra === 0 || !scene) return x;
+    const rng = Rng.fork(seed, 'more-questions', String(x.id));
+    const own = (x.conversations as { value: string }[]).map((t) => t.value.replace(/^((<image>|<audio>)\n?)+/, ''));
+    const byTask = new Map<string, SceneQuestion[]>();
+    for (const q of rng.shuffle(sceneQuestions(scene, 'train', rng))) {
+      if (!own.includes(q.question)) byTask.set(q.task, [...(byTask.get(q.task) ?? []), q]);
+    }
+    const queues = rng.shuffle([...byTask.values()]), picked: SceneQuestion[] = [];
+    for (let i = 0; picked.length < extra && queues.some((q) => i < q.length); i++) {
+      for (const q of queues) if (i < q.length && picked.length < extra) picked.push(q[i]!);
+    }
+    if (picked.length === 0) return x;
+    const turns = picked.flatMap((q) => [{ from: 'human', value: q.question }, { from: 'gpt', value: q.answer }]);
+    return { ...x, conversations: [...(x.conversations as Json[]), ...turns] };
   });
 }
 

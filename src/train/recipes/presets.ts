@@ -83,7 +83,9 @@ function stages(s: Schedule): StageInput[] {
       // names the spoken digits but not their order, which asr-digits and audio-number need
       name: 'instruct', kind: 'instruct', trainable: ['audio', 'visionProjector', 'audioProjector', 'llm'],
       lr: { audio: s.instructLr, visionProjector: s.instructLr, audioProjector: s.instructLr, llm: s.instructLr },
-      data: [...taskMix(instructWeights), { path: 'train/multiturn.jsonl', weight: 1 }],
+      // each record asked up to 3 more questions about its own media after its own (prepare.ts): at equal time
+      // 34.1% held-out vs 30.6% for the single-question records (DEVELOPERS.md)
+      data: [...taskMix(instructWeights, (t) => `train/mq-task-${t}.jsonl`), { path: 'train/multiturn.jsonl', weight: 1 }],
       steps: s.instruct, batchSize: s.batch, maxLength: 384, warmup: Math.ceil(s.instruct / 25), minLrRatio: 0.05, ...common,
     },
     {
@@ -102,7 +104,7 @@ function stages(s: Schedule): StageInput[] {
 export const recipes: Readonly<Record<string, Recipe>> = {
   smoke: {
     name: 'smoke', description: 'CI: every stage for a few steps on a tiny model and tiny data (≤ ~90 s)',
-    data: { train: perTask(3), heldout: 2, textLines: 60, multiturn: 4, prefsPerTask: 3, trainSeed: 1, heldoutSeed: 1001 },
+    data: { train: perTask(3), heldout: 2, textLines: 60, multiturn: 4, moreQuestions: 3, prefsPerTask: 3, trainSeed: 1, heldoutSeed: 1001 },
     tokenizer: { vocabSize: 400, minFrequency: 2 },
     model: tinyModel,
     stages: stages({ text: 2, vision: 2, audio: 2, align: 2, easy: 2, instruct: 3, dpo: 2, batch: 4, checkpointEvery: 2, instructLr: 1e-3 }).map((s) => ({ ...s, batchSize: 4 })),
@@ -111,22 +113,22 @@ export const recipes: Readonly<Record<string, Recipe>> = {
   },
   quick: {
     name: 'quick', description: 'every stage of the demo model, ≤ 10 minutes on 2 cores',
-    data: { train: perTask(100), heldout: 10, textLines: 3000, multiturn: 60, prefsPerTask: 20, trainSeed: 1, heldoutSeed: 1001 },
+    data: { train: perTask(100), heldout: 10, textLines: 3000, multiturn: 60, moreQuestions: 3, prefsPerTask: 20, trainSeed: 1, heldoutSeed: 1001 },
     tokenizer: { vocabSize: 1024, minFrequency: 2 },
     model: demoModel,
     stages: stages({ text: 40, vision: 80, audio: 10, align: 40, easy: 400, instruct: 240, dpo: 6, batch: 8, checkpointEvery: 40, instructLr: 5e-4 }),
     eval: { perTask: 10, baseline: true, maxNewTokens: 32, compareStage: 'instruct', trainPerTask: 10 },
     saveDtype: 'float32',
   },
-  // Measured on 2 cores (blas, the runs that made models/tessera-demo): data 4.3 min, text 400 × 0.35 s, vision
-  // 2000 × 0.33 s (fresh images drawn every step) — these three on 2026-11-28 21:50–22:10, carried over into the
-  // session-4 run, which resumed after them with the same code for them — then (2026-11-29 00:12–01:17) audio
-  // 400 × 0.36 s, align 200 × 0.19 s, easy 500 × 0.31 s, instruct 5500 × 0.36 s (36 min with data loading; the
-  // vision tower frozen), dpo 60 × 0.60 s, eval 2 min (held-out, blank media, the instruct model, training
-  // records): 65.4 min, leaving room under 90 for a slower machine.
+  // Measured on 2 cores (blas, the runs that made models/tessera-demo; each resumed after the stages whose code
+  // had not changed): data 4.3 min, text 400 × 0.35 s, vision 2000 × 0.33 s (fresh images drawn every step) on
+  // 2026-11-28 21:50–22:10; audio 400 × 0.36 s, align 200 × 0.19 s, easy 500 × 0.31 s on 2026-11-29 00:12–00:20;
+  // instruct 5500 × 0.39 s (40 min with data loading; the vision tower frozen, ~3 answers a record), dpo
+  // 60 × 0.65 s, eval 2 min (held-out, blank media, the instruct model, training records) on 02:20–03:04:
+  // 69.0 min, leaving room under 90 for a slower machine.
   demo: {
     name: 'demo', description: 'the shipped models/tessera-demo, ≤ 90 minutes on 2 cores',
-    data: { train: perTask(1500, { tool: 1000, 'cross-count': 1200 }), heldout: 100, textLines: 30000, multiturn: 800, prefsPerTask: 300, trainSeed: 1, heldoutSeed: 1001 },
+    data: { train: perTask(1500, { tool: 1000, 'cross-count': 1200 }), heldout: 100, textLines: 30000, multiturn: 800, moreQuestions: 3, prefsPerTask: 300, trainSeed: 1, heldoutSeed: 1001 },
     tokenizer: { vocabSize: 1024, minFrequency: 2 },
     model: demoModel,
     stages: stages({ text: 400, vision: 2000, audio: 400, align: 200, easy: 500, instruct: 5500, dpo: 60, batch: 8, checkpointEvery: 50, instructLr: 5e-4 }),

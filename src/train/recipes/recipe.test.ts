@@ -17,6 +17,7 @@ import { checkRecipe } from './recipe.ts';
 import type { RecipeEval } from './report.ts';
 import { runRecipe } from './run-recipe.ts';
 
+const readJsonl = (p: string) => readFileSync(p, 'utf8').trim().split('\n').map((l) => JSON.parse(l) as { id: string; conversations: unknown[] });
 const cli = (...args: string[]) => spawnSync(process.execPath, [join(repoRoot, 'bin/tessera.mjs'), ...args], { cwd: repoRoot, encoding: 'utf8' });
 
 test('the smoke recipe runs every stage, saves a loadable model and scores it on held-out data', async () => {
@@ -27,6 +28,15 @@ test('the smoke recipe runs every stage, saves a loadable model and scores it on
     const progress = JSON.parse(readFileSync(join(out, 'progress.json'), 'utf8')) as { done: string[] };
     assert.deepEqual(progress.done, ['data', 'model', ...getRecipe('smoke').stages.map((s) => `stage:${s.name}`), 'final', 'eval']);
     for (const s of getRecipe('smoke').stages) assert.ok(existsSync(join(out, 'stages', s.name, 'metrics.jsonl')), `stage ${s.name} ran`);
+    // the instruct data asks each image or sound more questions after the record's own exchange
+    for (const t of ['vqa-color', 'chart-value', 'asr-digits', 'ocr']) {
+      const own = readJsonl(join(out, `data/train/task-${t}.jsonl`)), asked = readJsonl(join(out, `data/train/mq-task-${t}.jsonl`));
+      assert.deepEqual(asked.map((x) => x.id), own.map((x) => x.id));
+      asked.forEach((x, i) => assert.deepEqual(x.conversations.slice(0, 2), own[i]!.conversations, `${t}: the record's own exchange first`));
+      const turns = asked.map((x) => x.conversations.length);
+      if (t === 'ocr') assert.ok(turns.every((n) => n === 2), 'an ocr image answers one question');
+      else assert.ok(turns.every((n) => n > 2 && n <= 2 + 2 * getRecipe('smoke').data.moreQuestions), `${t}: ${turns.join(' ')} turns`);
+    }
 
     const { model, processor } = loadTessera(r.modelDir);
     assert.ok(model.vision && model.audio, 'the final model has both towers');

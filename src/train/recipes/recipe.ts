@@ -10,6 +10,8 @@
 //   train/shapes.jsonl, train/sounds.jsonl                  records the encoder pretraining can label (the presets'
 //                                                           pretrain-vision draws fresh images instead: generate:images)
 //   train/multiturn.jsonl                                   two records joined into one two-exchange conversation
+//   train/mq-task-<task>.jsonl                              each record asked up to data.moreQuestions more things
+//                                                           about its own media (its first exchange unchanged)
 //   heldout/data.jsonl, heldout/mixed.jsonl                 held-out records (mixed: tasks interleaved, for eval loss)
 //   text/train.jsonl, text/heldout.jsonl                    {"text"} lines: the corpus and the conversations' text
 
@@ -38,6 +40,8 @@ export interface RecipeData {
   readonly textLines: number;
   /** Two-exchange conversations built from pairs of train records. */
   readonly multiturn: number;
+  /** Extra exchanges about the same media added to each train record in train/mq-task-<task>.jsonl. */
+  readonly moreQuestions: number;
   /** Preference pairs kept per task in train/prefs-<task>.jsonl (DPO runs few steps; encoding more is waste). */
   readonly prefsPerTask: number;
   readonly trainSeed: number;
