@@ -59,6 +59,30 @@ test('bad records are named by file and line, skipped or fatal', async () => {
   } finally { rmSync(dir, { recursive: true, force: true }); }
 });
 
+test('records encoded concurrently come back in line order, bad ones by their line, and the limit holds', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'tessera-data-'));
+  try {
+    // 40 lines (more than one window of concurrent encodes); each encode finishes later the earlier its line
+    const lines = Array.from({ length: 40 }, (_, i) => (i === 7 || i === 23 ? '{ nope' : JSON.stringify({ n: i })));
+    const file = join(dir, 'order.jsonl');
+    writeFileSync(file, lines.join('\n') + '\n');
+    const encode = async (r: unknown) => {
+      const n = (r as { n: number }).n;
+      await new Promise((done) => setTimeout(done, 40 - n));
+      if (n === 30) throw new Error('thirty is bad');
+      return n;
+    };
+    const { samples, summary } = await loadJsonl(file, encode, { onBadRecord: 'skip', report: () => {} });
+    assert.deepEqual(samples, lines.map((_, i) => i).filter((i) => i !== 7 && i !== 23 && i !== 30));
+    assert.deepEqual(summary.bad.map((b) => b.line), [8, 24, 31]);
+    assert.equal(summary.bad[2]!.reason, 'thirty is bad');
+    const limited = await loadJsonl(file, encode, { onBadRecord: 'skip', report: () => {}, limit: 20 });
+    assert.deepEqual(limited.samples, lines.map((_, i) => i).filter((i) => i !== 7 && i !== 23).slice(0, 20));
+    assert.equal(limited.summary.lines, 21, 'lines read up to the 20th good record, the bad line 8 included');
+    await assert.rejects(loadJsonl(file, encode, { onBadRecord: 'fail' }), /order\.jsonl:8: invalid JSON/);
+  } finally { rmSync(dir, { recursive: true, force: true }); }
+});
+
 test('a preference record becomes chosen and rejected conversations; bad ones are named', () => {
   const r = preferenceRecords({ id: 'p1', image: 'a.png', conversations: [{ from: 'human', value: '<image>\nWhat color?' }], chosen: 'red', rejected: 'blue' });
   assert.deepEqual(r.chosen.conversations, [{ from: 'human', value: '<image>\nWhat color?' }, { from: 'gpt', value: 'red' }]);
