@@ -51,7 +51,7 @@ test('every extra question a scene answers agrees with the generators, and its o
   }
 });
 
-test('vqa-exist questions of a scene are half yes, half no, and the noes are absent', async () => {
+test('vqa-exist: a yes for every present pair, at most as many noes, each naming an absent pair', async () => {
   for (const s of await gen('caption', 60)) {
     if (s.scene.kind !== 'shapes') continue;
     const exist = sceneQuestions(s.scene, 'train', Rng.fork(2, s.question)).filter((q) => q.task === 'vqa-exist');
