@@ -72,8 +72,8 @@ export async function loadJsonl<S>(path: string, encode: RecordEncoder<S>, o: Lo
     for (let i = start; i < Math.min(lines.length, start + LOAD_WINDOW); i++) if (lines[i]!.trim()) window.push(i);
     const wanted = o.limit === undefined ? window : window.slice(0, Math.max(0, o.limit - samples.length));
     const results = await Promise.allSettled(wanted.map((i) => encodeLine(lines[i]!)));
+    // `wanted` stops at the limit, so the limit is only reached by its last record
     for (let k = 0; k < wanted.length; k++) {
-      if (o.limit !== undefined && samples.length >= o.limit) break;
       count++;
       const r = results[k]!;
       if (r.status === 'fulfilled') { samples.push(r.value); continue; }

@@ -16,7 +16,7 @@ import { initTessera, saveTessera } from '../../models/tessera/checkpoint.ts';
 import { tesseraConfigFromSizes } from '../../models/tessera/config.ts';
 import { TesseraProcessor } from '../../models/tessera/processor.ts';
 import { Rng } from '../../data/synthetic/prng.ts';
-import { sceneQuestions, type SceneQuestion } from '../../data/synthetic/questions.ts';
+import { sceneQuestions } from '../../data/synthetic/questions.ts';
 import type { Scene } from '../../data/synthetic/sample.ts';
 import { IMAGE_SHAPE_TASKS, SOUND_TASKS, type Recipe } from './recipe.ts';
 
@@ -73,11 +73,11 @@ export async function prepareData(r: Recipe, dataDir: string, log: (s: string) =
   writeFileSync(done, `${JSON.stringify({ train: trainRecords.length, heldout: held.records.length, text: corpus.length + convText.length })}\n`);
 }
 
-/** Records of different tasks in turn (so the first N of a file cover every task). */
-function interleave(xs: readonly Json[]): Json[] {
-  const by = new Map<unknown, Json[]>();
+/** Items of different tasks in turn, tasks in order of first appearance (so the first N cover every task). */
+function interleave<T extends { readonly task?: unknown }>(xs: readonly T[]): T[] {
+  const by = new Map<unknown, T[]>();
   for (const x of xs) by.set(x.task, [...(by.get(x.task) ?? []), x]);
-  const queues = [...by.values()], out: Json[] = [];
+  const queues = [...by.values()], out: T[] = [];
   for (let i = 0; out.length < xs.length; i++) for (const q of queues) if (i < q.length) out.push(q[i]!);
   return out;
 }
@@ -112,14 +112,10 @@ export function withMoreQuestions(records: readonly Json[], metas: readonly Json
     if (extra === 0 || !scene) return x;
     const rng = Rng.fork(seed, 'more-questions', String(x.id));
     const own = (x.conversations as { value: string }[]).map((t) => t.value.replace(/^((<image>|<audio>)\n?)+/, ''));
-    const byTask = new Map<string, SceneQuestion[]>();
-    for (const q of rng.shuffle(sceneQuestions(scene, 'train', rng))) {
-      if (!own.includes(q.question)) byTask.set(q.task, [...(byTask.get(q.task) ?? []), q]);
-    }
-    const queues = rng.shuffle([...byTask.values()]), picked: SceneQuestion[] = [];
-    for (let i = 0; picked.length < extra && queues.some((q) => i < q.length); i++) {
-      for (const q of queues) if (i < q.length && picked.length < extra) picked.push(q[i]!);
-    }
+    const fresh = rng.shuffle(sceneQuestions(scene, 'train', rng)).filter((q) => !own.includes(q.question));
+    // the tasks in a random order, then one question of each in turn
+    const order = rng.shuffle([...new Set(fresh.map((q) => q.task))]);
+    const picked = interleave([...fresh].sort((a, b) => order.indexOf(a.task) - order.indexOf(b.task))).slice(0, extra);
     if (picked.length === 0) return x;
     const turns = picked.flatMap((q) => [{ from: 'human', value: q.question }, { from: 'gpt', value: q.answer }]);
     return { ...x, conversations: [...(x.conversations as Json[]), ...turns] };

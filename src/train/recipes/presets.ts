@@ -83,8 +83,8 @@ function stages(s: Schedule): StageInput[] {
       // names the spoken digits but not their order, which asr-digits and audio-number need
       name: 'instruct', kind: 'instruct', trainable: ['audio', 'visionProjector', 'audioProjector', 'llm'],
       lr: { audio: s.instructLr, visionProjector: s.instructLr, audioProjector: s.instructLr, llm: s.instructLr },
-      // each record asked up to 3 more questions about its own media after its own (prepare.ts): at equal time
-      // 34.1% held-out vs 30.6% for the single-question records (DEVELOPERS.md)
+      // each record asked up to 3 more questions about its own media after its own (prepare.ts): 34.1% held-out
+      // vs 30.6% for the single-question records, in 682 s vs 554 s of training from the same start (DEVELOPERS.md)
       data: [...taskMix(instructWeights, (t) => `train/mq-task-${t}.jsonl`), { path: 'train/multiturn.jsonl', weight: 1 }],
       steps: s.instruct, batchSize: s.batch, maxLength: 384, warmup: Math.ceil(s.instruct / 25), minLrRatio: 0.05, ...common,
     },
