@@ -14,7 +14,7 @@
 
 import { readFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
-import { jitterRgb, shapesCanvas, type Rgb } from '../data/synthetic/draw.ts';
+import { shapesCanvas } from '../data/synthetic/draw.ts';
 import { IMAGE_SIZE } from '../data/synthetic/layout.ts';
 import { Rng as SceneRng } from '../data/synthetic/prng.ts';
 import { pretrainScene } from '../data/synthetic/shapeTasks.ts';
@@ -84,7 +84,7 @@ export function patchTargets(scene: Scene, grid: number): Float32Array | null {
   const K = patchLabels.length, side = scene.kind === 'shapes' ? scene.width ?? 128 : 128, step = side / grid;
   const t = new Float32Array(grid * grid * K);
   const set = (r: number, c: number, group: Group, index: number): void => {
-    if (r < 0 || c < 0 || r >= grid || c >= grid || index < 0) return; // index -1: a color outside the vocabulary
+    if (r < 0 || c < 0 || r >= grid || c >= grid) return;
     const [a, b] = GROUPS[group], row = (r * grid + c) * K;
     t.fill(0, row + a, row + b);
     t[row + a + index] = 1;
@@ -198,29 +198,6 @@ export function attributeEncoder(modality: Modality, processor: TesseraProcessor
   };
 }
 
-/**
- * Fills outside the card's six colors, far from all of them (purple and yellow included), for pretraining's
- * shape scenes only: a tower that sees each shape in colors where shape is not tied to color reads shape from
- * geometry. Trained on the six alone, it read held-out pairs' shapes through their color; with these, after the
- * demo's 2,000 steps, per patch: purple triangles 57% → 75%, yellow squares 5% → 1%, seen pairs 89–96% →
- * 82–96% (scripts/experiments/patch-probe.ts; a quarter of the shape images also in grayscale did worse). Their
- * patches get a shape label and no color label, so the color head learns "none of the six" for them.
- */
-export const OFF_VOCABULARY_FILLS: Readonly<Record<string, Rgb>> = {
-  cyan: [20, 180, 210], teal: [20, 120, 120], brown: [120, 75, 35], gray: [125, 125, 125], black: [35, 35, 35], pink: [250, 130, 190],
-};
-const OFF_NAMES = Object.keys(OFF_VOCABULARY_FILLS);
-
-/** A shape scene for pretraining: in half of them each shape is repainted, with probability 1/2, in an off-vocabulary fill. */
-export function pretrainShapes(rng: SceneRng): { scene: Scene; rgb: Uint8Array } {
-  const shapes = pretrainScene(rng, 'train');
-  const recolor = rng.bool(0.5);
-  const names = shapes.map((s) => (recolor && rng.bool(0.5) ? rng.pick(OFF_NAMES) : s.color));
-  const fills = names.map((n) => (OFF_VOCABULARY_FILLS[n] ? jitterRgb(rng, OFF_VOCABULARY_FILLS[n]) : null));
-  const rgb = shapesCanvas(rng, shapes, fills).rgb();
-  return { scene: { kind: 'shapes', shapes: shapes.map((s, i) => ({ ...s, color: names[i]! })) }, rgb };
-}
-
 /** What a `generate:` data path draws: shape scenes only, or shape scenes, ocr text and bar charts. */
 export type FreshImages = 'shapes' | 'images';
 
@@ -241,7 +218,9 @@ export function freshImageSamples(kind: FreshImages, processor: TesseraProcessor
       const pick = kind === 'shapes' ? 0 : rng.next();
       let scene: Scene, rgb: Uint8Array;
       if (pick < 0.5) {
-        ({ scene, rgb } = pretrainShapes(rng));
+        const shapes = pretrainScene(rng, 'train');
+        scene = { kind: 'shapes', shapes };
+        rgb = shapesCanvas(rng, shapes).rgb();
       } else if (pick < 0.75) {
         const { canvas, scene: s } = drawOcr(rng, 'train');
         scene = s;

@@ -18,14 +18,10 @@ export function css(c: Rgb): string {
 
 const clamp255 = (v: number) => Math.max(0, Math.min(255, Math.round(v)));
 
-/** Each channel moved by up to ±COLOR_JITTER. */
-export function jitterRgb(rng: Rng, [r, g, b]: Rgb): Rgb {
+export function jitteredColor(rng: Rng, color: Color): Rgb {
+  const [r, g, b] = COLOR_RGB[color];
   const j = () => rng.int(-COLOR_JITTER, COLOR_JITTER);
   return [clamp255(r + j()), clamp255(g + j()), clamp255(b + j())];
-}
-
-export function jitteredColor(rng: Rng, color: Color): Rgb {
-  return jitterRgb(rng, COLOR_RGB[color]);
 }
 
 /** A light color: near-white gray or white mixed with a random hue at 5–18 %. */
@@ -90,8 +86,9 @@ export function newCanvas(rng: Rng): Canvas2D {
   };
 }
 
-/** Fills one placed shape (its color jittered, or `fill` as given); sometimes with a darker outline of the same hue. */
-export function drawShape(ctx: SKRSContext2D, rng: Rng, s: PlacedShape, fill: Rgb = jitteredColor(rng, s.color)): void {
+/** Fills one placed shape; sometimes with a darker outline of the same hue. */
+export function drawShape(ctx: SKRSContext2D, rng: Rng, s: PlacedShape): void {
+  const fill = jitteredColor(rng, s.color);
   ctx.fillStyle = css(fill);
   ctx.beginPath();
   const [x1, y1, x2, y2] = s.box;
@@ -115,13 +112,10 @@ export function drawShape(ctx: SKRSContext2D, rng: Rng, s: PlacedShape, fill: Rg
   }
 }
 
-/**
- * A canvas with a scene of shapes painted: finish() gives the PNG, rgb() the pixels (images drawn in training).
- * `fills[i]`, where given, paints shape i in that color instead of its own (pretraining's off-vocabulary colors).
- */
-export function shapesCanvas(rng: Rng, shapes: readonly PlacedShape[], fills: readonly (Rgb | null)[] = []): Canvas2D {
+/** A canvas with a scene of shapes painted: finish() gives the PNG, rgb() the pixels (images drawn in training). */
+export function shapesCanvas(rng: Rng, shapes: readonly PlacedShape[]): Canvas2D {
   const c = newCanvas(rng);
-  shapes.forEach((s, i) => drawShape(c.ctx, rng, s, fills[i] ?? undefined));
+  for (const s of shapes) drawShape(c.ctx, rng, s);
   return c;
 }
 

@@ -131,7 +131,7 @@ export const recipes: Readonly<Record<string, Recipe>> = {
     data: { train: perTask(1500, { tool: 1000, 'cross-count': 1200 }), heldout: 100, textLines: 30000, multiturn: 800, moreQuestions: 3, prefsPerTask: 300, trainSeed: 1, heldoutSeed: 1001 },
     tokenizer: { vocabSize: 1024, minFrequency: 2 },
     model: demoModel,
-    stages: stages({ text: 400, vision: 2000, audio: 400, align: 200, easy: 500, instruct: 7000, dpo: 60, batch: 8, checkpointEvery: 50, instructLr: 5e-4 }),
+    stages: stages({ text: 400, vision: 2000, audio: 400, align: 200, easy: 500, instruct: 5500, dpo: 60, batch: 8, checkpointEvery: 50, instructLr: 5e-4 }),
     eval: { perTask: 50, baseline: true, maxNewTokens: 32, compareStage: 'instruct', trainPerTask: 25 },
     saveDtype: 'float32',
   },
