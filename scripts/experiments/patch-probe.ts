@@ -1,7 +1,8 @@
-// Issue 5: where does the vision tower's per-patch shape reading fail? Loads a pretrain-vision run's last
-// checkpoint (tower + attribute heads), reads the held-out shape records, and tallies per-patch shape accuracy
-// by the (color, shape) pair covering the patch — held-out pairs apart from the pairs seen in training.
-// Usage: node --import tsx scripts/experiments/patch-probe.ts <stage run dir> <model dir> <shapes.jsonl>
+// Issue 5: where does the vision tower's per-patch reading fail? Loads a pretrain-vision run's last checkpoint
+// (tower + attribute heads), reads held-out records, and tallies per patch: on shape scenes the shape read, by
+// the (color, shape) pair covering the patch (held-out pairs apart from the pairs seen in training); on charts
+// the bar value read on bar patches and on letter patches, and the scale level where the heads have one.
+// Usage: node --import tsx scripts/experiments/patch-probe.ts <stage run dir> <model dir> <records.jsonl>
 
 import { initBackend } from '../../src/backend/select.ts';
 import { loadTessera } from '../../src/models/tessera/checkpoint.ts';
@@ -19,8 +20,16 @@ loadCheckpoint(latestCheckpoint(run)!, wrapper, null);
 wrapper.eval();
 const v = model.config.vision!.vit, grid = v.imageSize / v.patchSize;
 const { samples } = await loadJsonl(data, attributeEncoder('image', processor, readScenes(data), grid), { onBadRecord: 'fail' });
-const K = patchLabels.length, nc = COLORS.length;
+const K = patchLabels.length;
+const group = (prefix: string) => patchLabels.flatMap((l, k) => (l.startsWith(prefix) ? [k] : []));
+const colors = COLORS.map((c) => patchLabels.indexOf(c)), shapes = SHAPES.map((s) => patchLabels.indexOf(s)), values = group('value '), chars = group('char '), levels = group('level ');
 const tally = new Map<string, [number, number]>();
+const count = (key: string, hit: boolean) => {
+  const t = tally.get(key) ?? [0, 0];
+  t[0] += hit ? 1 : 0; t[1]++;
+  tally.set(key, t);
+};
+const argmax = (z: Float32Array, ks: readonly number[]) => ks.reduce((b, k) => (z[k]! > z[b]! ? k : b), ks[0]!);
 for (let i = 0; i < samples.length; i += 32) {
   const part = samples.slice(i, i + 32);
   const media = new Float32Array(part.length * part[0]!.media.length);
@@ -29,15 +38,14 @@ for (let i = 0; i < samples.length; i += 32) {
   part.forEach((s, j) => {
     for (let p = 0; p < grid * grid; p++) {
       const y = s.patches!.subarray(p * K, p * K + K), zr = z.subarray((j * grid * grid + p) * K, (j * grid * grid + p + 1) * K);
-      const c = y.subarray(0, nc).indexOf(1), sh = y.subarray(nc, nc + SHAPES.length).indexOf(1);
-      if (c < 0 || sh < 0) continue;
-      let best = nc;
-      for (let k = nc; k < nc + SHAPES.length; k++) if (zr[k]! > zr[best]!) best = k;
-      const pair = { color: COLORS[c] as Color, shape: SHAPES[sh] as Shape };
-      const key = `${isHeldoutPair(pair) ? 'HELDOUT ' : ''}${pair.color} ${pair.shape}`;
-      const t = tally.get(key) ?? [0, 0];
-      t[0] += best - nc === sh ? 1 : 0; t[1]++;
-      tally.set(key, t);
+      const labelled = (ks: readonly number[]) => ks.find((k) => y[k] === 1);
+      const c = labelled(colors), sh = labelled(shapes);
+      if (c !== undefined && sh !== undefined) {
+        const pair = { color: patchLabels[c] as Color, shape: patchLabels[sh] as Shape };
+        count(`${isHeldoutPair(pair) ? 'HELDOUT ' : ''}${pair.color} ${pair.shape}`, argmax(zr, shapes) === sh);
+      }
+      if (labelled(values) !== undefined) count(labelled(chars) !== undefined ? 'value on letter patches' : 'value on bar patches', y[argmax(zr, values)] === 1);
+      if (levels.length > 0 && labelled(levels) !== undefined) count('scale level', y[argmax(zr, levels)] === 1);
     }
   });
 }
