@@ -10,6 +10,8 @@ import { createWasmRuntime, splitRange, type WasmRuntime } from '../src/backend/
 import { adamw, binary, swiglu, swigluBwd, unary } from '../src/backend/wasm/elementwise.ts';
 import { layerNorm, rmsNorm, rmsNormBwd, softmax } from '../src/backend/wasm/rows.ts';
 import { attentionBwd, attentionFwd } from '../src/backend/wasm/attention.ts';
+import { clipGradNorm } from '../src/optim/clip.ts';
+import { tensor } from '../src/tensor/index.ts';
 
 function arg(name: string, fallback: string): number[] {
   const i = process.argv.indexOf(`--${name}`);
@@ -33,9 +35,9 @@ const n = arg('n', String(1 << 24))[0]!; // 64 MiB per f32 array: far beyond the
 const cols = 4096, rows = n / cols;
 const rows_: string[] = [];
 
-function report(threads: number, op: string, bytes: number, seconds: number, copy: number): void {
+function report(threads: number, op: string, bytes: number, seconds: number, copy: number, impl = 'tessera-wasm'): void {
   const gbps = bytes / seconds / 1e9;
-  console.log(JSON.stringify({ bench: 'ops', impl: 'tessera-wasm', threads, op, n, gbps: +gbps.toFixed(2) }));
+  console.log(JSON.stringify({ bench: 'ops', impl, threads, op, n, gbps: +gbps.toFixed(2) }));
   rows_.push(`${op.padEnd(16)} threads=${threads}  ${gbps.toFixed(1).padStart(6)} GB/s  ${((100 * gbps) / copy).toFixed(0).padStart(4)}% of copy`);
 }
 
@@ -67,6 +69,12 @@ function run(rt: WasmRuntime, threads: number): void {
   let step = 0;
   report(threads, 'adamw', 7 * f, bestSeconds(() => adamw(rt, n, a.array, b.array, c.array, d.array,
     { lr: 1e-4, beta1: 0.9, beta2: 0.999, eps: 1e-8, weightDecay: 0.01, step: ++step })), copy);
+  // gradient clipping's global norm (JS, one thread; reads each gradient once): the sum of squares before a step
+  if (threads === 1) {
+    const p = tensor([0]);
+    p.grad = tensor(a.array, { shape: [n] });
+    report(threads, 'grad norm', f, bestSeconds(() => clipGradNorm([p], 1e30)), copy, 'tessera-js');
+  }
   for (const x of [a, b, c, d, e, w, bias, mean, rstd]) h.free(x.ptr);
 }
 

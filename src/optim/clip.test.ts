@@ -22,6 +22,16 @@ test('above maxNorm: returns the total norm and scales every grad by maxNorm/(no
   assert.equal(c.grad, null);
 });
 
+test('the norm counts every element of grads of any length (the sum runs four elements at a time, then the rest)', () => {
+  for (const n of [1, 3, 4, 5, 7, 8, 9, 33]) {
+    const v = Array.from({ length: n }, (_, i) => (i % 2 ? -1 : 1) * (i + 1));
+    const a = param(new Array(n).fill(0)), b = param([0, 0, 0]);
+    a.grad = tensor(v, { dtype: 'float64' });
+    b.grad = tensor([2, 0, -2], { dtype: 'float64' });
+    assert.ok(Math.abs(clipGradNorm([a, b], 1e9) - Math.hypot(...v, 2, -2)) < 1e-9, `length ${n}`);
+  }
+});
+
 test('at or below maxNorm the grads are left as they are', () => {
   const a = param([0, 0]);
   const g = tensor([0.6, 0.8], { dtype: 'float64' });
