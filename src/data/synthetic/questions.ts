@@ -3,12 +3,12 @@
 // image), so one pass over its media tokens carries several supervised answers instead of one.
 // Questions and answers follow the card's exact texts; a scene only gets a question whose answer it fixes
 // (a color question only for a shape that occurs once, a position question only for two shapes ≥ 20 px apart).
-import { captionText } from './shapeTasks.ts';
+import { captionText, nearMisses } from './shapeTasks.ts';
 import { boxPercent } from './layout.ts';
 import type { PlacedShape } from './layout.ts';
 import type { Rng } from './prng.ts';
 import type { Scene, SpeechScene } from './sample.ts';
-import { DIGIT_WORDS, allowedPairs, samePair, withArticle } from './vocab.ts';
+import { DIGIT_WORDS, samePair, withArticle } from './vocab.ts';
 import type { Split, TaskName } from './vocab.ts';
 
 export interface SceneQuestion {
@@ -67,7 +67,7 @@ function shapeQuestions(shapes: readonly PlacedShape[], split: Split, rng: Rng):
   // vqa-exist: every present pair ("yes") and as many near misses ("no": absent, one attribute from a present
   // object, drawn from the split's pairs so a training text never names a held-out pair)
   const present = shapes.filter((s, i) => shapes.findIndex((t) => samePair(s, t)) === i);
-  const misses = allowedPairs(split).filter((p) => !shapes.some((s) => samePair(s, p)) && shapes.some((s) => s.color === p.color || s.shape === p.shape));
+  const misses = nearMisses(shapes, split);
   for (const p of present) qs.push({ task: 'vqa-exist', question: `Is there ${withArticle(p.color, p.shape)} in the image?`, answer: 'yes' });
   for (const p of rng.sample(misses, Math.min(present.length, misses.length))) qs.push({ task: 'vqa-exist', question: `Is there ${withArticle(p.color, p.shape)} in the image?`, answer: 'no' });
   if (distinct) {

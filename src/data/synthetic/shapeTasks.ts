@@ -32,6 +32,11 @@ function heldoutFocus(rng: Rng, split: Split): Pair | undefined {
 }
 
 const distinctPair = (a: Pair, b: Pair) => !samePair(a, b);
+
+/** The split's pairs absent from `present` and one attribute away from one of them: vqa-exist's "no" questions. */
+export function nearMisses(present: readonly Pair[], split: Split): Pair[] {
+  return allowedPairs(split).filter((p) => !present.some((q) => samePair(p, q)) && present.some((q) => p.color === q.color || p.shape === q.shape));
+}
 const otherColor = (rng: Rng, c: Color) => rng.pick(COLORS.filter((x) => x !== c));
 const otherShape = (rng: Rng, s: Shape) => rng.pick(SHAPES.filter((x) => x !== s));
 
@@ -126,15 +131,14 @@ export function vqaPosition(rng: Rng, split: Split): Sample {
 export function vqaExist(rng: Rng, split: Split, index: number): Sample {
   const yes = index % 2 === 0;
   const focus = heldoutFocus(rng, split);
-  const pool = allowedPairs(split);
   for (let tries = 0; tries < 200; tries++) {
     const pairs = drawPairs(rng, split, rng.int(1, 3), distinctPair, yes ? focus : undefined);
     let asked: Pair;
     if (yes) {
       asked = focus ?? rng.pick(pairs);
     } else {
-      const nearMisses = pool.filter((p) => !pairs.some((q) => samePair(p, q)) && pairs.some((q) => p.color === q.color || p.shape === q.shape));
-      const candidates = focus ? nearMisses.filter((p) => samePair(p, focus)) : nearMisses;
+      const misses = nearMisses(pairs, split);
+      const candidates = focus ? misses.filter((p) => samePair(p, focus)) : misses;
       if (candidates.length === 0) continue;
       asked = rng.pick(candidates);
     }

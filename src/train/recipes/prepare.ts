@@ -115,7 +115,7 @@ export function withMoreQuestions(records: readonly Json[], metas: readonly Json
     const fresh = rng.shuffle(sceneQuestions(scene, 'train', rng)).filter((q) => !own.includes(q.question));
     // the tasks in a random order, then one question of each in turn
     const order = rng.shuffle([...new Set(fresh.map((q) => q.task))]);
-    const picked = interleave([...fresh].sort((a, b) => order.indexOf(a.task) - order.indexOf(b.task))).slice(0, extra);
+    const picked = interleave(fresh.sort((a, b) => order.indexOf(a.task) - order.indexOf(b.task))).slice(0, extra);
     if (picked.length === 0) return x;
     const turns = picked.flatMap((q) => [{ from: 'human', value: q.question }, { from: 'gpt', value: q.answer }]);
     return { ...x, conversations: [...(x.conversations as Json[]), ...turns] };
