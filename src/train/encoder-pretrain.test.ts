@@ -26,7 +26,7 @@ test('scene targets: (color, shape) pairs for images, tone counts and digit word
   assert.deepEqual([...speech.keys()].filter((i) => speech[i] === 1).map((i) => audioLabels[i]), ['says two', 'says four']);
 });
 
-test('patch targets: the color and shape of the object over each patch, none on background', () => {
+test('patch targets: the color, shape and box of the object over each patch, none on background', () => {
   // a 4×4 grid of 32 px patches; the red square covers patch centres (48, 16) and (48, 48); the tiny blue circle
   // holds no patch centre, so the patch with its own centre (row 3, column 0) takes it
   const t = patchTargets({ kind: 'shapes', shapes: [
@@ -35,9 +35,11 @@ test('patch targets: the color and shape of the object over each patch, none on 
   ] }, 4)!;
   const K = patchLabels.length;
   const labelsAt = (r: number, c: number): string[] => patchLabels.filter((_, k) => t[(r * 4 + c) * K + k] === 1);
-  assert.deepEqual(labelsAt(0, 1), ['red', 'square']);
-  assert.deepEqual(labelsAt(1, 1), ['red', 'square']);
-  assert.deepEqual(labelsAt(3, 0), ['blue', 'circle']);
+  // every patch of an object carries the whole object's box, its edges in 5% steps: 40 px = 31.25% → 30
+  const square = ['red', 'square', 'left 30', 'top 10', 'right 45', 'bottom 40'];
+  assert.deepEqual(labelsAt(0, 1), square);
+  assert.deepEqual(labelsAt(1, 1), square);
+  assert.deepEqual(labelsAt(3, 0), ['blue', 'circle', 'left 5', 'top 90', 'right 10', 'bottom 100']);
   const objectPatches = Array.from({ length: 16 }, (_, p) => labelsAt(Math.floor(p / 4), p % 4).length).filter((n) => n > 0).length;
   assert.equal(objectPatches, 3);
   assert.equal(patchTargets({ kind: 'chart' }, 4), null);
@@ -48,14 +50,14 @@ test('patch targets of text: each character on the patches of its advance box, a
   const at = (t: Float32Array, r: number, c: number, g = 8): string[] => patchLabels.filter((_, k) => t[(r * g + c) * K + k] === 1);
   // "AB" 40 px wide, 20 px high, centred at (64, 40): A spans x 44–64, B 64–84 (16 px patches: columns 2–5, row 2)
   const flat = patchTargets({ kind: 'text', text: 'AB', height: 20, inkWidth: 40, angle: 0, center: [64, 40], spans: [[0, 20], [20, 40]] }, 8)!;
-  assert.deepEqual(at(flat, 2, 3), ['char A']);
-  assert.deepEqual(at(flat, 2, 4), ['char B']);
+  assert.deepEqual(at(flat, 2, 3), ['char A', 'index 0']);
+  assert.deepEqual(at(flat, 2, 4), ['char B', 'index 1']);
   assert.deepEqual(at(flat, 0, 3), []);
   assert.deepEqual(at(flat, 4, 3), []);
   // rotated by 90°: the line runs down the image, A above B
   const down = patchTargets({ kind: 'text', text: 'AB', height: 20, inkWidth: 40, angle: Math.PI / 2, center: [64, 64], spans: [[0, 20], [20, 40]] }, 8)!;
-  assert.deepEqual(at(down, 3, 3), ['char A']);
-  assert.deepEqual(at(down, 4, 3), ['char B']);
+  assert.deepEqual(at(down, 3, 3), ['char A', 'index 0']);
+  assert.deepEqual(at(down, 4, 3), ['char B', 'index 1']);
   // without the recorded geometry (a meta.jsonl from before it was kept) there are no targets
   assert.equal(patchTargets({ kind: 'text', text: 'AB', height: 20, angle: 0 }, 8), null);
 });
@@ -85,7 +87,7 @@ test('images drawn afresh: the same index gives the same image and labels; shape
     assert.equal(x.media.length, 3 * 32 * 32); // drawn at 128 px, resized to the tiny tower's 32
     for (let k = 0; k < x.patches!.length; k++) if (x.patches![k] === 1) groups.add(patchLabels[k % K]!.split(' ')[0]!);
   }
-  assert.ok(groups.has('char') && groups.has('value') && groups.has('square') && groups.has('red'), [...groups].join(','));
+  for (const g of ['char', 'index', 'value', 'square', 'red', 'left', 'bottom']) assert.ok(groups.has(g), [...groups].join(','));
   assert.notDeepEqual(a.at(0)!.media, a.at(1)!.media);
 });
 

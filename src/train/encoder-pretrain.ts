@@ -2,8 +2,8 @@
 // beside data.jsonl). A linear head on the mean-pooled features of the vision tower's feature layer predicts
 // which (color, shape) pairs an image holds (18 labels). Mean pooling dilutes a 14 px object over 64 patches
 // and that head alone taught the tower nothing (issue 5), so a second linear head predicts, for every patch,
-// what covers it (`patchLabels`: the color and shape of an object, a character of text, a bar's value; none
-// for background) from the scene's geometry — dense per-patch targets, as in segmentation pretraining. The
+// what covers it (`patchLabels`: the color, shape and box of an object, a character of text and its place in
+// the word, a bar's value; none for background) from the scene's geometry — dense per-patch targets, as in segmentation pretraining. The
 // images are the generator's records (meta.jsonl) or drawn afresh every step (`freshImageSamples`, the data
 // path `generate:images`). One on the pooled audio-encoder output predicts the
 // number of tones (1–5, one-hot) and which digit words are spoken (10 labels). Every label is a sigmoid
@@ -40,16 +40,32 @@ export const audioLabels: readonly string[] = [1, 2, 3, 4, 5].map((n) => `${n} t
 
 const CHARS = [...'ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789'];
 const VALUES = ['1', '2', '3', '4', '5', '6', '7', '8', '9'];
+/** A box edge in 5% steps of the image (0, 5, …, 100): ground answers in integer percent, IoU ≥ 0.5. */
+const EDGE_BINS = Array.from({ length: 21 }, (_, i) => String(i * 5));
+/** A character's place in its word (ocr words have ≤ 6 characters). */
+const INDEXES = ['0', '1', '2', '3', '4', '5'];
 
 /**
- * Per-patch labels in four groups: the color and the shape of the object covering the patch, the character
- * of text covering it (ocr words, bar letters), and the value of the bar covering it (a bar's letter carries
- * its value too, so the letter's patch says which bar holds which value).
+ * Per-patch label groups: the color and the shape of the object covering the patch and that object's box
+ * (left, top, right, bottom edge, so every patch of an object says where the whole object is: ground's box,
+ * caption's left-to-right order, vqa-position), the character of text covering it (ocr words, bar letters)
+ * and its place in the word, and the value of the bar covering it (a bar's letter carries its value too, so
+ * the letter's patch says which bar holds which value).
  */
-export const patchLabels: readonly string[] = [...COLORS, ...SHAPES, ...CHARS.map((c) => `char ${c}`), ...VALUES.map((v) => `value ${v}`)];
-const GROUPS = { color: [0, COLORS.length], shape: [COLORS.length, COLORS.length + SHAPES.length],
-  char: [COLORS.length + SHAPES.length, COLORS.length + SHAPES.length + CHARS.length], value: [patchLabels.length - VALUES.length, patchLabels.length] } as const;
-type Group = keyof typeof GROUPS;
+const GROUP_LABELS = {
+  color: [...COLORS], shape: [...SHAPES], char: CHARS.map((c) => `char ${c}`), value: VALUES.map((v) => `value ${v}`),
+  left: EDGE_BINS.map((b) => `left ${b}`), top: EDGE_BINS.map((b) => `top ${b}`), right: EDGE_BINS.map((b) => `right ${b}`), bottom: EDGE_BINS.map((b) => `bottom ${b}`),
+  index: INDEXES.map((i) => `index ${i}`),
+};
+type Group = keyof typeof GROUP_LABELS;
+export const patchLabels: readonly string[] = Object.values(GROUP_LABELS).flat();
+/** [first, end) of each group in patchLabels. */
+const GROUPS = (() => {
+  let at = 0;
+  const out = {} as Record<Group, readonly [number, number]>;
+  for (const [g, labels] of Object.entries(GROUP_LABELS) as [Group, string[]][]) out[g] = [at, (at += labels.length)];
+  return out;
+})();
 
 export interface AttributeSample {
   /** [3, H, W] pixels or [M, F] mel features. */
@@ -76,7 +92,8 @@ interface Scene {
 /**
  * [g·g, K] labels of a g×g patch grid from a scene's geometry (the generator's 128 px frame). A patch takes
  * the labels of what covers its centre; the patch holding a thing's centre always does (things smaller than a
- * patch). Shapes label color and shape; ocr text labels each character's patches; a chart labels each bar's
+ * patch). Shapes label color, shape and their box; ocr text labels each character's patches with the
+ * character and its place in the word; a chart labels each bar's
  * patches with its value and its letter's patches with the letter and the value. Null for scenes without
  * that geometry (e.g. a meta.jsonl written before it was recorded).
  */
@@ -101,7 +118,9 @@ export function patchTargets(scene: Scene, grid: number): Float32Array | null {
     for (const s of scene.shapes) {
       const [x1, y1, x2, y2] = s.box ?? [];
       if (x1 === undefined || y1 === undefined || x2 === undefined || y2 === undefined) continue;
-      const labels: [Group, number][] = [['color', COLORS.indexOf(s.color as (typeof COLORS)[number])], ['shape', SHAPES.indexOf(s.shape as (typeof SHAPES)[number])]];
+      const bin = (v: number) => Math.max(0, Math.min(20, Math.round((v / side) * 20)));
+      const labels: [Group, number][] = [['color', COLORS.indexOf(s.color as (typeof COLORS)[number])], ['shape', SHAPES.indexOf(s.shape as (typeof SHAPES)[number])],
+        ['left', bin(x1)], ['top', bin(y1)], ['right', bin(x2)], ['bottom', bin(y2)]];
       cover(inBox(x1, y1, x2, y2), s.cx ?? (x1 + x2) / 2, s.cy ?? (y1 + y2) / 2, labels);
     }
     return t;
@@ -117,7 +136,9 @@ export function patchTargets(scene: Scene, grid: number): Float32Array | null {
         return u >= u0 && u <= u1 && Math.abs(v) <= h / 2;
       };
       const um = (u0 + u1) / 2 - w / 2;
-      cover(inside, ox + um * cos, oy + um * sin, [['char', CHARS.indexOf(ch)]]);
+      const labels: [Group, number][] = [['char', CHARS.indexOf(ch)]];
+      if (k < INDEXES.length) labels.push(['index', k]);
+      cover(inside, ox + um * cos, oy + um * sin, labels);
     });
     return t;
   }

@@ -189,6 +189,20 @@ test('added tokens in training text are cut out, never merged into', () => {
   for (const [l, r] of json.model.merges) assert.ok(!(l + r).includes('<'), `merge ${l}+${r}`);
 });
 
+test('spellCapitals: runs of capitals stay one letter a token; other merges are still learnt', () => {
+  const texts = Array(40).fill('What does the text say? RAIN LIGHT 7088 Rain');
+  const tokenize = (json: TokenizerJson, s: string) => new JsTokenizerCtor(json, buildTokenizerConfig(json)).encode(s, { add_special_tokens: false }).tokens;
+  const plain = trainByteLevelBpe({ texts, vocabSize: 400 }), spelt = trainByteLevelBpe({ texts, vocabSize: 400, spellCapitals: true });
+  assert.ok(tokenize(plain, 'RAIN').length < 4); // BpeTrainer merges the word it saw 40 times
+  assert.deepEqual(tokenize(spelt, 'RAIN'), ['R', 'A', 'I', 'N']);
+  const light = tokenize(spelt, ' LIGHT'); // the space may join the first letter, no two letters join
+  assert.equal(light.join(''), 'ĠLIGHT');
+  assert.ok(light.length >= 5 && light.every((t) => !/[A-Z]{2}/.test(t)), light.join('|'));
+  for (const [l, r] of spelt.model.merges) assert.ok(!(/[A-Z]$/.test(l) && /^[A-Z]/.test(r)), `merge ${l}+${r}`);
+  assert.deepEqual(tokenize(spelt, ' Rain'), ['ĠRain']); // a capital before small letters still merges
+  assert.deepEqual(tokenize(spelt, 'What'), ['What']);
+});
+
 test('minFrequency stops training early; extra specials are appended as special', () => {
   const json = trainByteLevelBpe({ texts: ['ab ab ab'], vocabSize: 1000, minFrequency: 4, specialTokens: ['<video>'] });
   assert.equal(json.model.merges.length, 0);

@@ -32,6 +32,12 @@ export interface ByteLevelBpeOptions {
   vocabSize: number;
   /** A pair must occur at least this often to be merged. Default 2. */
   minFrequency?: number;
+  /**
+   * Never merge two capital letters A–Z, so runs of capitals are spelled a letter at a time, as the Qwen2
+   * regex already splits digits: a model reading text from an image (ocr's "RAIN", "ADKSI") then answers
+   * letter by letter rather than with one token per word it happened to see. Default false (BpeTrainer's merges).
+   */
+  spellCapitals?: boolean;
   /** Extra special tokens, appended after `defaultSpecialTokens`. */
   specialTokens?: readonly string[];
   /** Non-special added tokens. Default `defaultPlainAddedTokens`. */
@@ -201,11 +207,13 @@ export interface BpeModel {
   merges: [number, number][];
 }
 
+const isCapital = (c: string): boolean => c >= 'A' && c <= 'Z'; // byte-level chars map ASCII to itself
+
 /**
  * Learns merges until `targetSize` distinct tokens exist. As in BpeTrainer, a merge whose string already exists
  * (reached by another split) adds a merge but no token.
  */
-export function learnMerges(wordCounts: ReadonlyMap<string, number>, targetSize: number, minFrequency: number): BpeModel {
+export function learnMerges(wordCounts: ReadonlyMap<string, number>, targetSize: number, minFrequency: number, spellCapitals = false): BpeModel {
   const tokens = [...byteChars].sort((a, b) => a.codePointAt(0)! - b.codePointAt(0)!);
   const tokenIds = new Map(tokens.map((t, i) => [t, i] as const));
   const words: Int32Array[] = [];
@@ -239,6 +247,7 @@ export function learnMerges(wordCounts: ReadonlyMap<string, number>, targetSize:
     }
     if (current < 1 || current < minFrequency) break;
     const left = Math.floor(top.key / pairBase), right = top.key % pairBase;
+    if (spellCapitals && isCapital(tokens[left]!.at(-1)!) && isCapital(tokens[right]![0]!)) continue; // skipped each time it comes up
     const merged = tokens[left]! + tokens[right]!;
     let newId = tokenIds.get(merged);
     if (newId === undefined) {
@@ -315,7 +324,7 @@ export function trainByteLevelBpe(options: ByteLevelBpeOptions): TokenizerJson {
   if (options.texts == null || typeof (options.texts as Partial<Iterable<string>>)[Symbol.iterator] !== 'function') {
     throw new Error('trainByteLevelBpe: texts must be an iterable of strings (an array, a generator of lines)');
   }
-  const model = learnMerges(countWords(options.texts, added), options.vocabSize - added.length, minFrequency);
+  const model = learnMerges(countWords(options.texts, added), options.vocabSize - added.length, minFrequency, options.spellCapitals);
   const vocab: Record<string, number> = {};
   model.tokens.forEach((t, i) => { vocab[t] = i; });
   const addedTokens = added.map((content, i): AddedTokenJson => ({

@@ -140,7 +140,7 @@ function conversationText(x: Json): string {
 export function prepareModel(r: Recipe, dataDir: string, initDir: string, log: (s: string) => void): void {
   if (existsSync(join(initDir, 'model.safetensors'))) return;
   const texts = readJsonl(join(dataDir, 'text/train.jsonl')).map((x) => String(x.text));
-  const tokenizerJson = trainByteLevelBpe({ texts, vocabSize: r.tokenizer.vocabSize, minFrequency: r.tokenizer.minFrequency });
+  const tokenizerJson = trainByteLevelBpe({ texts, ...r.tokenizer });
   const ids = new Map(tokenizerJson.added_tokens.map((t) => [t.content, t.id]));
   const vocabSize = Math.max(...tokenizerJson.added_tokens.map((t) => t.id)) + 1;
   const m = r.model;

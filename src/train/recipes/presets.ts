@@ -105,7 +105,7 @@ export const recipes: Readonly<Record<string, Recipe>> = {
   smoke: {
     name: 'smoke', description: 'CI: every stage for a few steps on a tiny model and tiny data (≤ ~90 s)',
     data: { train: perTask(3), heldout: 2, textLines: 60, multiturn: 4, moreQuestions: 3, prefsPerTask: 3, trainSeed: 1, heldoutSeed: 1001 },
-    tokenizer: { vocabSize: 400, minFrequency: 2 },
+    tokenizer: { vocabSize: 400, minFrequency: 2, spellCapitals: true },
     model: tinyModel,
     stages: stages({ text: 2, vision: 2, audio: 2, align: 2, easy: 2, instruct: 3, dpo: 2, batch: 4, checkpointEvery: 2, instructLr: 1e-3 }).map((s) => ({ ...s, batchSize: 4 })),
     eval: { perTask: 1, baseline: true, maxNewTokens: 12, compareStage: 'instruct', trainPerTask: 1 },
@@ -114,7 +114,7 @@ export const recipes: Readonly<Record<string, Recipe>> = {
   quick: {
     name: 'quick', description: 'every stage of the demo model, ≤ 10 minutes on 2 cores',
     data: { train: perTask(100), heldout: 10, textLines: 3000, multiturn: 60, moreQuestions: 3, prefsPerTask: 20, trainSeed: 1, heldoutSeed: 1001 },
-    tokenizer: { vocabSize: 1024, minFrequency: 2 },
+    tokenizer: { vocabSize: 1024, minFrequency: 2, spellCapitals: true },
     model: demoModel,
     stages: stages({ text: 40, vision: 80, audio: 10, align: 40, easy: 400, instruct: 240, dpo: 6, batch: 8, checkpointEvery: 40, instructLr: 5e-4 }),
     eval: { perTask: 10, baseline: true, maxNewTokens: 32, compareStage: 'instruct', trainPerTask: 10 },
@@ -129,9 +129,9 @@ export const recipes: Readonly<Record<string, Recipe>> = {
   demo: {
     name: 'demo', description: 'the shipped models/tessera-demo, ≤ 90 minutes on 2 cores',
     data: { train: perTask(1500, { tool: 1000, 'cross-count': 1200 }), heldout: 100, textLines: 30000, multiturn: 800, moreQuestions: 3, prefsPerTask: 300, trainSeed: 1, heldoutSeed: 1001 },
-    tokenizer: { vocabSize: 1024, minFrequency: 2 },
+    tokenizer: { vocabSize: 1024, minFrequency: 2, spellCapitals: true },
     model: demoModel,
-    stages: stages({ text: 400, vision: 2000, audio: 400, align: 200, easy: 500, instruct: 5500, dpo: 60, batch: 8, checkpointEvery: 50, instructLr: 5e-4 }),
+    stages: stages({ text: 400, vision: 3000, audio: 400, align: 200, easy: 500, instruct: 5500, dpo: 60, batch: 8, checkpointEvery: 50, instructLr: 5e-4 }),
     eval: { perTask: 50, baseline: true, maxNewTokens: 32, compareStage: 'instruct', trainPerTask: 25 },
     saveDtype: 'float32',
   },

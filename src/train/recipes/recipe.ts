@@ -64,7 +64,8 @@ export interface Recipe {
   readonly name: string;
   readonly description: string;
   readonly data: RecipeData;
-  readonly tokenizer: { readonly vocabSize: number; readonly minFrequency: number };
+  /** The BPE trainer's settings (bpe-train.ts; `spellCapitals`: ocr's words are answered a letter a token). */
+  readonly tokenizer: { readonly vocabSize: number; readonly minFrequency: number; readonly spellCapitals?: boolean };
   readonly model: RecipeModel;
   /** Run in order; each starts from the previous stage's model (the first from the initialised one). */
   readonly stages: readonly StageInput[];
