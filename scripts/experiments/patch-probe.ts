@@ -1,7 +1,8 @@
 // Issue 5: where does the vision tower's per-patch reading fail? Loads a pretrain-vision run's last checkpoint
 // (tower + attribute heads), reads held-out records, and tallies per patch: on shape scenes the shape read, by
 // the (color, shape) pair covering the patch (held-out pairs apart from the pairs seen in training); on charts
-// the bar value read on bar patches and on letter patches, and the scale level where the heads have one.
+// the bar value read on bar patches and on letter patches, and the scale level where the heads have one; on
+// object patches each box edge (exactly, and within one 5% step); on text the character and its place in the word.
 // Usage: node --import tsx scripts/experiments/patch-probe.ts <stage run dir> <model dir> <records.jsonl>
 
 import { initBackend } from '../../src/backend/select.ts';
@@ -23,6 +24,7 @@ const { samples } = await loadJsonl(data, attributeEncoder('image', processor, r
 const K = patchLabels.length;
 const group = (prefix: string) => patchLabels.flatMap((l, k) => (l.startsWith(prefix) ? [k] : []));
 const colors = COLORS.map((c) => patchLabels.indexOf(c)), shapes = SHAPES.map((s) => patchLabels.indexOf(s)), values = group('value '), chars = group('char '), levels = group('level ');
+const edges = ['left', 'top', 'right', 'bottom'].map((e) => group(`${e} `)), places = group('index ');
 const tally = new Map<string, [number, number]>();
 const count = (key: string, hit: boolean) => {
   const t = tally.get(key) ?? [0, 0];
@@ -46,6 +48,16 @@ for (let i = 0; i < samples.length; i += 32) {
       }
       if (labelled(values) !== undefined) count(labelled(chars) !== undefined ? 'value on letter patches' : 'value on bar patches', y[argmax(zr, values)] === 1);
       if (levels.length > 0 && labelled(levels) !== undefined) count('scale level', y[argmax(zr, levels)] === 1);
+      for (const ks of edges) {
+        const t = labelled(ks);
+        if (t === undefined) continue;
+        const off = Math.abs(argmax(zr, ks) - t);
+        count('box edge exact', off === 0);
+        count('box edge within 5%', off <= 1);
+      }
+      const ch = labelled(chars);
+      if (ch !== undefined && labelled(values) === undefined) count('ocr character', argmax(zr, chars) === ch);
+      if (places.length > 0 && labelled(places) !== undefined) count('ocr place in word', y[argmax(zr, places)] === 1);
     }
   });
 }
