@@ -3,7 +3,9 @@
 // the (color, shape) pair covering the patch (held-out pairs apart from the pairs seen in training); on charts
 // the bar value read on bar patches and on letter patches, and the scale level where the heads have one; on
 // object patches each box edge (exactly, and within one 5% step); on text the character and its place in the word.
-// Usage: node --import tsx scripts/experiments/patch-probe.ts <stage run dir> <model dir> <records.jsonl>
+// Usage: node --import tsx scripts/experiments/patch-probe.ts <stage run dir> <model dir> <records.jsonl> [tower model dir]
+// With a tower model dir, the heads of the run read that model's vision tower instead of the run's own (e.g.
+// how much of what pretraining taught survives a later stage that trains the tower).
 
 import { initBackend } from '../../src/backend/select.ts';
 import { loadTessera } from '../../src/models/tessera/checkpoint.ts';
@@ -13,11 +15,17 @@ import { loadJsonl } from '../../src/train/dataset.ts';
 import { AttributeModel, attributeEncoder, patchLabels, readScenes } from '../../src/train/encoder-pretrain.ts';
 import { noGrad, tensor } from '../../src/tensor/index.ts';
 
-const [run, modelDir, data] = process.argv.slice(2) as [string, string, string];
+const [run, modelDir, data, towerDir] = process.argv.slice(2) as [string, string, string, string | undefined];
 await initBackend();
 const { model, processor } = loadTessera(modelDir);
 const wrapper = new AttributeModel(model, 'image', 0);
 loadCheckpoint(latestCheckpoint(run)!, wrapper, null);
+if (towerDir) {
+  const tower = new Map([...loadTessera(towerDir).model.namedParameters()]);
+  for (const [name, p] of wrapper.namedParameters()) {
+    if (name.startsWith('vision.')) (p.storage as Float32Array).set(tower.get(name)!.storage as Float32Array);
+  }
+}
 wrapper.eval();
 const v = model.config.vision!.vit, grid = v.imageSize / v.patchSize;
 const { samples } = await loadJsonl(data, attributeEncoder('image', processor, readScenes(data), grid), { onBadRecord: 'fail' });

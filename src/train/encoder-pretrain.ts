@@ -3,9 +3,9 @@
 // which (color, shape) pairs an image holds (18 labels). Mean pooling dilutes a 14 px object over 64 patches
 // and that head alone taught the tower nothing (issue 5), so a second linear head predicts, for every patch,
 // what covers it (`patchLabels`: the color, shape and box of an object, a character of text and its place in
-// the word, a bar's value; none for background) from the scene's geometry — dense per-patch targets, as in segmentation pretraining. The
-// images are the generator's records (meta.jsonl) or drawn afresh every step (`freshImageSamples`, the data
-// path `generate:images`). One on the pooled audio-encoder output predicts the
+// the word, a bar's value; none for background) from the scene's geometry — dense per-patch targets, as in
+// segmentation pretraining. The images are the generator's records (meta.jsonl) or drawn afresh every step
+// (`freshImageSamples`, the data path `generate:images`). One on the pooled audio-encoder output predicts the
 // number of tones (1–5, one-hot) and which digit words are spoken (10 labels). Every label is a sigmoid
 // binary cross-entropy, the multi-label objective of e.g. ML-Decoder / ASL baselines. The head is a training
 // aid: it lives beside the model (field `attributeHead`) and is not part of the saved tessera model.
@@ -93,9 +93,9 @@ interface Scene {
  * [g·g, K] labels of a g×g patch grid from a scene's geometry (the generator's 128 px frame). A patch takes
  * the labels of what covers its centre; the patch holding a thing's centre always does (things smaller than a
  * patch). Shapes label color, shape and their box; ocr text labels each character's patches with the
- * character and its place in the word; a chart labels each bar's
- * patches with its value and its letter's patches with the letter and the value. Null for scenes without
- * that geometry (e.g. a meta.jsonl written before it was recorded).
+ * character and its place in the word; a chart labels each bar's patches with its value and its letter's
+ * patches with the letter and the value. Null for scenes without that geometry (e.g. a meta.jsonl written
+ * before it was recorded).
  */
 export function patchTargets(scene: Scene, grid: number): Float32Array | null {
   const K = patchLabels.length, side = scene.kind === 'shapes' ? scene.width ?? 128 : 128, step = side / grid;

@@ -120,12 +120,11 @@ export const recipes: Readonly<Record<string, Recipe>> = {
     eval: { perTask: 10, baseline: true, maxNewTokens: 32, compareStage: 'instruct', trainPerTask: 10 },
     saveDtype: 'float32',
   },
-  // Measured on 2 cores (blas, the runs that made models/tessera-demo; each resumed after the stages whose code
-  // had not changed): data 4.3 min, text 400 × 0.35 s, vision 2000 × 0.33 s (fresh images drawn every step) on
-  // 2026-11-28 21:50–22:10; audio 400 × 0.36 s, align 200 × 0.19 s, easy 500 × 0.31 s on 2026-11-29 00:12–00:20;
-  // instruct 5500 × 0.39 s (40 min with data loading; the vision tower frozen, ~3 answers a record), dpo
-  // 60 × 0.65 s, eval 2 min (held-out, blank media, the instruct model, training records) on 02:20–03:04:
-  // 69.0 min, leaving room under 90 for a slower machine.
+  // Measured on 2 cores (blas, the uninterrupted run that made models/tessera-demo, 2026-11-29 06:36–07:56):
+  // data 4.0 min, text 400 × 0.30 s, vision 3000 × 0.38 s (fresh images drawn every step), audio 400 × 0.34 s,
+  // align 200 × 0.19 s, easy 500 × 0.33 s, instruct 5500 × 0.43 s (42 min with data loading; the vision tower
+  // frozen, ~3 answers a record), dpo 60 × 0.61 s, eval 2 min (held-out, blank media, the instruct model,
+  // training records): 78.8 min, leaving room under 90 for a slower machine.
   demo: {
     name: 'demo', description: 'the shipped models/tessera-demo, ≤ 90 minutes on 2 cores',
     data: { train: perTask(1500, { tool: 1000, 'cross-count': 1200 }), heldout: 100, textLines: 30000, multiturn: 800, moreQuestions: 3, prefsPerTask: 300, trainSeed: 1, heldoutSeed: 1001 },
