@@ -65,6 +65,8 @@ export interface AdamWArgs {
   readonly weightDecay: number;
   /** 1-based step count, for bias correction. */
   readonly step: number;
+  /** The gradient is read as g·gradScale (gradient clipping's coefficient, without a scaled copy); default 1. */
+  readonly gradScale?: number;
 }
 
 /** Every kernel. Outputs are contiguous arrays sized by the op layer. */

@@ -35,6 +35,24 @@ test('two steps equal torch.optim.AdamW (lr 0.1, wd 0.1, float64)', () => {
   assertClose(s.v, [1.249e-5, 1.9996e-4, 8.991e-5, 1e-3], 1e-15, 'exp_avg_sq');
 });
 
+test('step(gradScale) reads every gradient times the scale: the same update as scaling the gradients first', () => {
+  for (const dtype of ['float64', 'float32'] as const) {
+    const a = param([1, -2, 0.5, 0, 3], dtype), b = param([1, -2, 0.5, 0, 3], dtype);
+    const folded = new AdamW([a], { lr: 0.1, weightDecay: 0.1 }), scaled = new AdamW([b], { lr: 0.1, weightDecay: 0.1 });
+    for (const [g, c] of [[[0.1, -0.2, 0.3, 0, 2], 0.37], [[-0.05, 0.4, 0, 1, -3], 1], [[2, 2, -1, 0.5, 0], 0.05]] as const) {
+      a.grad = grad([...g], dtype);
+      folded.step(c);
+      b.grad = grad(g.map((x) => x * c), dtype);
+      scaled.step();
+    }
+    assertClose(a.toFloat64(), [...b.toFloat64()], dtype === 'float64' ? 1e-12 : 1e-6, `${dtype} params`);
+    assertClose(folded.stateOf('0')!.v, [...scaled.stateOf('0')!.v], dtype === 'float64' ? 1e-15 : 1e-8, `${dtype} exp_avg_sq`);
+  }
+  const p = param([1]), opt = new AdamW([p]);
+  p.grad = grad([1]);
+  for (const bad of [0, -1, NaN, Infinity]) assert.throws(() => opt.step(bad), /gradScale must be a positive finite number/);
+});
+
 test('a parameter without a grad is untouched, not decayed, and its step does not advance', () => {
   const a = param([1, 2]), b = param([3, 4]);
   const opt = new AdamW([['a', a], ['b', b]], { lr: 0.1, weightDecay: 0.5 });

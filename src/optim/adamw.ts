@@ -107,8 +107,12 @@ export class AdamW {
     for (const g of this.groups) g.lr = g.initialLr * factor;
   }
 
-  /** One AdamW update of every parameter that has a gradient, in place. */
-  step(): void {
+  /**
+   * One AdamW update of every parameter that has a gradient, in place; each gradient is read times
+   * `gradScale` (gradient clipping's coefficient, so no scaled copy of the gradients is made).
+   */
+  step(gradScale = 1): void {
+    if (!(Number.isFinite(gradScale) && gradScale > 0)) throw new Error(`AdamW.step: gradScale must be a positive finite number, got ${gradScale}`);
     this.groups.forEach((group, gi) => {
       checkHyper(group, gi);
       const [beta1, beta2] = group.betas;
@@ -122,7 +126,7 @@ export class AdamW {
         }
         s.step++;
         kernel('adamw', p.dtype)(paramData(p), g, s.m, s.v,
-          { lr: group.lr, beta1, beta2, eps: group.eps, weightDecay: group.weightDecay, step: s.step });
+          { lr: group.lr, beta1, beta2, eps: group.eps, weightDecay: group.weightDecay, step: s.step, gradScale });
       }
     });
   }

@@ -3,7 +3,7 @@
 
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { clipGradNorm } from './clip.ts';
+import { clipCoefficient, clipGradNorm, gradNorm } from './clip.ts';
 import { Parameter } from '../nn/module.ts';
 import { tensor, transpose } from '../tensor/index.ts';
 
@@ -58,4 +58,16 @@ test('a non-finite norm is returned and the grads stay; a bad maxNorm is refused
   assert.ok(Number.isNaN(clipGradNorm([a], 1)));
   assert.equal(a.grad.toList()[1], 1);
   assert.throws(() => clipGradNorm([a], 0), /maxNorm must be positive/);
+});
+
+test('gradNorm and clipCoefficient: the norm and the factor clipGradNorm scales by, gradients untouched', () => {
+  const a = param([0, 0]), b = param([0]), c = param([7]);
+  a.grad = tensor([3, 0], { dtype: 'float64' });
+  b.grad = tensor([4], { dtype: 'float64' });
+  assert.equal(gradNorm([a, b, c]), 5);
+  assert.deepEqual(a.grad.toList(), [3, 0]);
+  assert.equal(clipCoefficient(5, 1), 1 / (5 + 1e-6));
+  assert.equal(clipCoefficient(5, 5), 1);
+  assert.equal(clipCoefficient(NaN, 1), 1);
+  assert.throws(() => clipCoefficient(5, 0), /maxNorm must be positive/);
 });

@@ -9,7 +9,7 @@
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { AdamW } from '../optim/adamw.ts';
-import { clipGradNorm } from '../optim/clip.ts';
+import { clipCoefficient, gradNorm as globalGradNorm } from '../optim/clip.ts';
 import { lrAt } from '../optim/schedule.ts';
 import { noGrad } from '../tensor/index.ts';
 import { latestCheckpoint, listCheckpoints, loadCheckpoint, saveCheckpoint, type TrainerState } from './checkpoint.ts';
@@ -101,12 +101,13 @@ export async function trainLoop<S, B>(o: LoopOptions<S, B>): Promise<LoopResult>
       micro.push(objective.collate(part.map((d) => o.sources[d.source]!.samples.at(d.index)!)));
     }
     const { lossSum, units, tokens, sums } = accumulateGradients(objective, micro);
-    const gradNorm = clipGradNorm(split.trained, stage.clip);
+    // clipping folded into the update: AdamW reads each gradient times the coefficient (no scaled copies)
+    const gradNorm = globalGradNorm(split.trained), clipScale = clipCoefficient(gradNorm, stage.clip);
     // step + 1: HF's schedule gives step 0 an lr of 0 under warm-up, which would waste the first update
     const factor = lrAt(Math.min(step + 1, stage.steps), schedule);
     opt.scaleLr(factor);
     const skipped = units === 0 || !Number.isFinite(gradNorm);
-    if (!skipped) opt.step();
+    if (!skipped) opt.step(clipScale);
     opt.zeroGrad();
     tokensSeen += tokens;
     const loss = units > 0 ? lossSum / units : NaN;

@@ -31,13 +31,13 @@ export const crossEntropyBackward: Kernels['crossEntropyBackward'] = (logits, ta
 };
 
 export const adamw: Kernels['adamw'] = (p, g, m, v, a: AdamWArgs) => {
-  const { lr, beta1, beta2, eps, weightDecay, step } = a;
+  const { lr, beta1, beta2, eps, weightDecay, step } = a, scale = a.gradScale ?? 1;
   const bc1 = 1 - beta1 ** step;
   const bc2sqrt = Math.sqrt(1 - beta2 ** step);
   const stepSize = lr / bc1;
   const decay = 1 - lr * weightDecay;
   for (let i = 0; i < p.length; i++) {
-    const gi = g[i]!;
+    const gi = g[i]! * scale;
     const mi = beta1 * m[i]! + (1 - beta1) * gi;
     const vi = beta2 * v[i]! + (1 - beta2) * gi * gi;
     m[i] = mi;

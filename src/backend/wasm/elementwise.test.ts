@@ -103,6 +103,18 @@ test('adamw follows torch.optim.AdamW over three steps', async () => {
     }
     close(p, (i) => rp[i]!, n, 1e-5, 1e-6, 'adamw p');
     close(m, (i) => rm[i]!, n, 1e-5, 1e-7, 'adamw m');
+    // a fourth step with the gradient scaled in the kernel (gradient clipping's coefficient)
+    const g = rand(rt, n, -1, 1, 104), gs = 0.37, step = 4;
+    adamw(rt, n, p, g, m, v, { ...hp, step, gradScale: gs });
+    for (let i = 0; i < n; i++) {
+      const gi = g[i]! * gs;
+      rp[i] = rp[i]! * (1 - hp.lr * hp.weightDecay);
+      rm[i] = hp.beta1 * rm[i]! + (1 - hp.beta1) * gi;
+      rv[i] = hp.beta2 * rv[i]! + (1 - hp.beta2) * gi ** 2;
+      rp[i] = rp[i]! - (hp.lr / (1 - hp.beta1 ** step)) * rm[i]! / (Math.sqrt(rv[i]!) / Math.sqrt(1 - hp.beta2 ** step) + hp.eps);
+    }
+    close(p, (i) => rp[i]!, n, 1e-5, 1e-6, 'adamw p, scaled gradient');
+    close(v, (i) => rv[i]!, n, 1e-5, 1e-9, 'adamw v, scaled gradient');
     assert.throws(() => adamw(rt, n, p, p, m, v, { ...hp, step: 0 }), /step must be an integer >= 1/);
   } finally {
     await rt.close();

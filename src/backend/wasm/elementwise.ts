@@ -94,6 +94,8 @@ export interface AdamWParams {
   weightDecay: number;
   /** 1-based step count after this update (torch's `state['step']`) */
   step: number;
+  /** The gradient is read as g·gradScale (clipping's coefficient); default 1. */
+  gradScale?: number;
 }
 
 /** One torch.optim.AdamW step over n parameters, updating p, m, v in place. */
@@ -104,5 +106,5 @@ export function adamw(rt: WasmRuntime, n: number, p: F32, g: F32, m: F32, v: F32
   const stepSize = h.lr / (1 - h.beta1 ** h.step);
   const bc2Sqrt = Math.sqrt(1 - h.beta2 ** h.step);
   flat(rt, k, n, 28, (s, e) => [e - s, pp + 4 * s, pg + 4 * s, pm + 4 * s, pv + 4 * s,
-    h.lr, h.beta1, h.beta2, h.eps, h.weightDecay, stepSize, bc2Sqrt]);
+    h.lr, h.beta1, h.beta2, h.eps, h.weightDecay, stepSize, bc2Sqrt, h.gradScale ?? 1]);
 }

@@ -205,14 +205,14 @@ export function swigluBwd(n: i32, a: usize, b: usize, dy: usize, da: usize, db: 
 
 // AdamW, torch semantics: p ← p(1 − lr·wd); m ← b1 m + (1−b1) g; v ← b2 v + (1−b2) g²;
 // p ← p − stepSize · m / (√v / bc2Sqrt + eps) with stepSize = lr / (1 − b1^t), bc2Sqrt = √(1 − b2^t).
-export function adamw(n: i32, p: usize, g: usize, m: usize, v: usize, lr: f32, b1: f32, b2: f32, eps: f32, wd: f32, stepSize: f32, bc2Sqrt: f32): void {
+export function adamw(n: i32, p: usize, g: usize, m: usize, v: usize, lr: f32, b1: f32, b2: f32, eps: f32, wd: f32, stepSize: f32, bc2Sqrt: f32, gs: f32): void {
   const decay = f32x4.splat(1 - lr * wd), vb1 = f32x4.splat(b1), vb2 = f32x4.splat(b2);
   const c1 = f32x4.splat(1 - b1), c2 = f32x4.splat(1 - b2), veps = f32x4.splat(eps);
-  const vstep = f32x4.splat(stepSize), vinv = f32x4.splat(<f32>1 / bc2Sqrt);
+  const vstep = f32x4.splat(stepSize), vinv = f32x4.splat(<f32>1 / bc2Sqrt), vgs = f32x4.splat(gs);
   let i = 0;
   for (; i + 4 <= n; i += 4) {
     const o = <usize>(i << 2);
-    const gv = v128.load(g + o);
+    const gv = f32x4.mul(v128.load(g + o), vgs);
     const mv = f32x4.add(f32x4.mul(vb1, v128.load(m + o)), f32x4.mul(c1, gv));
     const vv = f32x4.add(f32x4.mul(vb2, v128.load(v + o)), f32x4.mul(c2, f32x4.mul(gv, gv)));
     const denom = f32x4.add(f32x4.mul(f32x4.sqrt(vv), vinv), veps);
@@ -221,9 +221,9 @@ export function adamw(n: i32, p: usize, g: usize, m: usize, v: usize, lr: f32, b
   }
   for (; i < n; i++) {
     const o = <usize>(i << 2);
-    const gs = load<f32>(g + o);
-    const ms = b1 * load<f32>(m + o) + (1 - b1) * gs;
-    const vs = b2 * load<f32>(v + o) + (1 - b2) * gs * gs;
+    const gi = load<f32>(g + o) * gs;
+    const ms = b1 * load<f32>(m + o) + (1 - b1) * gi;
+    const vs = b2 * load<f32>(v + o) + (1 - b2) * gi * gi;
     store<f32>(m + o, ms); store<f32>(v + o, vs);
     store<f32>(p + o, load<f32>(p + o) * (1 - lr * wd) - stepSize * ms / (Mathf.sqrt(vs) / bc2Sqrt + eps));
   }
