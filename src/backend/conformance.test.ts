@@ -82,6 +82,12 @@ const cases: Case[] = [
   { name: 'div by a scalar tensor', inputs: (g) => [r([5, 41], g), T.add(T.abs(T.randn([1], { rng: g })), 0.5).detach().requireGrad()], run: (a, b) => T.div(a, b), tol: 1e-5 },
   { name: 'copy [B, T, H, D] → [B, H, T, D]', inputs: (g) => [r([2, 9, 5, 16], g)], run: (x) => T.mul(x.transpose(1, 2).contiguous(), 1), tol: 1e-6 },
   { name: 'copy of a transposed matrix', inputs: (g) => [r([33, 65], g)], run: (x) => T.mul(x.T.contiguous(), 1), tol: 1e-6 },
+  // a patch embedding: conv output [B, C, N] read as [B, N, C] plus position embeddings [1, N, C] (dense copy, then a
+  // repeated block); its backward sums the transposed gradient over the batch; and a 6-D patchify permute
+  { name: 'transposed operand plus a repeated block', inputs: (g) => [r([3, 40, 36], g), r([1, 36, 40], g)], run: (x, p) => T.add(x.transpose(1, 2), p), tol: 1e-6 },
+  { name: 'sum over leading axes of a transposed view', inputs: (g) => [r([3, 40, 36], g)], run: (x) => T.sum(x.transpose(1, 2), [0, 1]), tol: 1e-5 },
+  { name: 'copy of a 6-D permute (patchify)', inputs: (g) => [r([2, 3, 16, 24], g)],
+    run: (x) => T.mul(x.reshape([2, 3, 4, 4, 6, 4]).permute(0, 2, 4, 1, 3, 5).contiguous(), 1), tol: 1e-6 },
   { name: 'rope rotate-half', inputs: (g) => [r([2, 3, 5, 8], g), T.randn([5, 8], { rng: g }), T.randn([5, 8], { rng: g })], run: (x, c, s) => T.applyRope(x, c, s), tol: 1e-5 },
 ];
 

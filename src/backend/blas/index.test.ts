@@ -1,10 +1,12 @@
 // The blas path against the reference backend: matmul on odd shapes, size-1 dims, all transposes,
-// broadcast batches and views, forward and backward. Skips (with the reason) where no CBLAS is installed.
+// broadcast batches and views, forward and backward; on a 2-thread wasm base, products split across the worker
+// pool by matrices, rows and columns. Skips (with the reason) where no CBLAS is installed.
 
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { blasBackend, loadCblas } from './index.ts';
 import { referenceBackend } from '../reference/index.ts';
+import { createWasmBackend } from '../wasm/index.ts';
 import { withBackend } from '../registry.ts';
 import { matmul, randn, Rng, type Tensor } from '../../tensor/index.ts';
 
@@ -19,8 +21,8 @@ function maxDiff(a: Tensor, b: Tensor): number {
   return m;
 }
 
-test('blas matmul equals the reference on odd shapes, transposes and batches', { skip }, () => {
-  const blas = blasBackend(referenceBackend, 2);
+test('blas matmul equals the reference on odd shapes, transposes and batches', { skip }, async () => {
+  const blas = await blasBackend(referenceBackend, 2);
   const rng = new Rng(7);
   const cases: [number[], number[], (t: Tensor) => Tensor, (t: Tensor) => Tensor][] = [];
   const id = (t: Tensor) => t, tr = (t: Tensor) => t.transpose();
@@ -41,15 +43,15 @@ test('blas matmul equals the reference on odd shapes, transposes and batches', {
   }
 });
 
-test('blas matmul handles views it cannot pass to sgemm (sliced with a step) by falling back', { skip }, () => {
-  const blas = blasBackend(referenceBackend, 1);
+test('blas matmul handles views it cannot pass to sgemm (sliced with a step) by falling back', { skip }, async () => {
+  const blas = await blasBackend(referenceBackend, 1);
   const a = randn([8, 10]).slice(1, 0, 10, 2); // column stride 2: not a gemm layout
   const b = randn([5, 3]);
   assert.ok(maxDiff(matmul(a, b), withBackend(blas, () => matmul(a, b))) < 1e-5);
 });
 
-test('gradients through blas matmul equal the reference', { skip }, () => {
-  const blas = blasBackend(referenceBackend, 2);
+test('gradients through blas matmul equal the reference', { skip }, async () => {
+  const blas = await blasBackend(referenceBackend, 2);
   const run = (useBlas: boolean) => {
     const rng = new Rng(3);
     const x = randn([4, 6, 5], { rng }).requireGrad(), w = randn([7, 5], { rng }).requireGrad();
@@ -60,4 +62,33 @@ test('gradients through blas matmul equal the reference', { skip }, () => {
   const [rx, rw] = run(false), [bx, bw] = run(true);
   assert.ok(maxDiff(rx!, bx!) < 1e-4);
   assert.ok(maxDiff(rw!, bw!) < 1e-4);
+});
+
+test('on a 2-thread wasm base, products split across the worker pool equal the reference', { skip }, async () => {
+  const wasm = await createWasmBackend(2);
+  try {
+    const blas = await blasBackend(wasm, 2);
+    assert.match(blas.detail ?? '', /split over the 2 wasm workers/);
+    const rng = new Rng(11);
+    const id = (t: Tensor) => t, tr = (t: Tensor) => t.transpose();
+    // [a shape, b shape]: row split (M ≥ N), column split (M small), whole matrices per worker (batch ≥ 2),
+    // a broadcast batch, and a product small enough to stay on the calling thread
+    const shapes: [number[], number[]][] = [[[203, 96], [96, 150]], [[9, 256], [256, 515]], [[3, 70, 90], [90, 81]], [[2, 1, 64, 80], [3, 80, 72]], [[5, 6], [6, 7]]];
+    for (const [sa, sb] of shapes) {
+      for (const [fa, fb] of [[id, id], [tr, id], [id, tr], [tr, tr]] as const) {
+        const swap = (s: number[], f: typeof id) => (f === tr ? [...s.slice(0, -2), s[s.length - 1]!, s[s.length - 2]!] : s);
+        const a = fa(randn(swap(sa, fa), { rng })), b = fb(randn(swap(sb, fb), { rng }));
+        const ref = matmul(a, b);
+        // inputs copied into the wasm heap, as every tensor of a training step is
+        const got = withBackend(blas, () => {
+          const ah = fa(fa(a).contiguous().mul(1)), bh = fb(fb(b).contiguous().mul(1));
+          return matmul(ah, bh);
+        });
+        const K = a.shape[a.ndim - 1]!;
+        assert.ok(maxDiff(ref, got) <= 1e-5 * Math.sqrt(K) * 4, `${sa} x ${sb} (${fa === tr ? 'T' : 'N'}${fb === tr ? 'T' : 'N'}): ${maxDiff(ref, got)}`);
+      }
+    }
+  } finally {
+    await wasm.runtime.close();
+  }
 });

@@ -2,6 +2,12 @@
 // Only matmul is overridden; every other kernel comes from the backend it is layered on (wasm when built,
 // else the reference). A batched product calls sgemm once per matrix, with the transposes read off the
 // strides, so transposed views never copy.
+//
+// Threads: on the wasm backend, OpenBLAS runs single-threaded and a product is split across tessera's own worker
+// pool (pool-ops.mjs: each worker calls sgemm on its rows, columns or matrices of the batch). OpenBLAS's own
+// threads sleep between calls and took ~0.2 ms to wake on this VM, longer than most products of a small model
+// take; the pool's workers spin between kernels and are the same threads the wasm kernels use, so the two never
+// compete for the cores. On the reference backend (no pool) OpenBLAS keeps its own threads.
 
 import { readFileSync } from 'node:fs';
 import koffi, { type LibraryHandle } from 'koffi';
@@ -10,7 +16,10 @@ import type { FloatStorage } from '../../tensor/dtype.ts';
 import type { Shape } from '../../tensor/shape.ts';
 import { numel } from '../../tensor/shape.ts';
 import { walk2 } from '../reference/iter.ts';
-import { gemmLayout, gemmSpan } from '../gemm-layout.ts';
+import { gemmLayout, gemmSpan, uniformBatchStride, type GemmOperand } from '../gemm-layout.ts';
+import type { WasmRuntime } from '../wasm/runtime.ts';
+import { wasmKernels } from '../wasm/index.ts';
+import { blasAttentionBwd, blasAttentionFwd } from './attention.ts';
 
 const ROW_MAJOR = 101, NO_TRANS = 111, TRANS = 112;
 
@@ -18,6 +27,7 @@ type Sgemm = (order: number, ta: number, tb: number, M: number, N: number, K: nu
   A: Float32Array, lda: number, B: Float32Array, ldb: number, beta: number, C: Float32Array, ldc: number) => void;
 
 export interface Cblas {
+  /** the name it was loaded by (koffi.load), so pool workers can load the same library */
   readonly library: string;
   readonly sgemm: Sgemm;
   setThreads(n: number): void;
@@ -73,7 +83,46 @@ export function loadCblas(): Cblas {
   throw new Error(`no CBLAS library found (tried ${tried.join(', ')}); on Debian: apt-get install libopenblas0-pthread`);
 }
 
-export function blasMatmul(blas: Cblas, fallback: Kernels['matmul']): Kernels['matmul'] {
+/** Below this many flops a product runs on the calling thread alone (a dispatch costs a few µs). */
+const SPLIT_FLOPS = 1 << 20;
+
+/**
+ * The product split across the wasm pool (jobs of `blasSgemm`, pool-ops.mjs), or false when an operand is
+ * not in the pool's memory or the batch does not step uniformly (the caller then runs it on this thread).
+ */
+function pooledSgemm(rt: WasmRuntime, a: View, b: View, batch: Shape, M: number, N: number, K: number, out: Float32Array,
+                     la: GemmOperand, lb: GemmOperand): boolean {
+  const A = a.data as Float32Array, B = b.data as Float32Array, heap = rt.heap;
+  if (!heap.owns(A) || !heap.owns(B) || !heap.owns(out)) return false;
+  const nb = batch.length, count = numel(batch);
+  const sa = nb === 0 ? 0 : uniformBatchStride(batch, a.strides, nb), sb = nb === 0 ? 0 : uniformBatchStride(batch, b.strides, nb);
+  if (sa === null || sb === null) return false;
+  const ta = la.trans ? 1 : 0, tb = lb.trans ? 1 : 0;
+  const pa = A.byteOffset / 4 + a.offset, pb = B.byteOffset / 4 + b.offset, pc = out.byteOffset / 4, sc = M * N;
+  const job = (m0: number, m1: number, n0: number, n1: number, i0: number, i1: number): number[] => [ta, tb, m1 - m0, n1 - n0, K,
+    pa + i0 * sa + m0 * (ta ? 1 : la.ld), la.ld, pb + i0 * sb + n0 * (tb ? lb.ld : 1), lb.ld, pc + i0 * sc + m0 * N + n0, N, i1 - i0, sa, sb, sc];
+  const parts = Math.min(rt.threads, Math.max(1, Math.floor((2 * M * N * K * count) / SPLIT_FLOPS)));
+  const jobs: number[][] = [];
+  if (parts === 1) jobs.push(job(0, M, 0, N, 0, count));
+  else if (count >= parts) {
+    // whole matrices per worker
+    for (let p = 0; p < parts; p++) {
+      const i0 = Math.floor((p * count) / parts), i1 = Math.floor(((p + 1) * count) / parts);
+      if (i1 > i0) jobs.push(job(0, M, 0, N, i0, i1));
+    }
+  } else if (M >= N || M >= 16 * parts) {
+    // row blocks (multiples of 8, the kernels' register-tile height)
+    const per = Math.ceil(M / parts / 8) * 8;
+    for (let m0 = 0; m0 < M; m0 += per) jobs.push(job(m0, Math.min(M, m0 + per), 0, N, 0, count));
+  } else {
+    const per = Math.ceil(N / parts / 16) * 16;
+    for (let n0 = 0; n0 < N; n0 += per) jobs.push(job(0, M, n0, Math.min(N, n0 + per), 0, count));
+  }
+  rt.pool.run('blasSgemm', jobs);
+  return true;
+}
+
+export function blasMatmul(blas: Cblas, fallback: Kernels['matmul'], rt: WasmRuntime | null = null): Kernels['matmul'] {
   return (a: View, b: View, batch: Shape, M: number, N: number, K: number, out: FloatStorage) => {
     if (!(a.data instanceof Float32Array) || !(b.data instanceof Float32Array) || !(out instanceof Float32Array)) {
       fallback(a, b, batch, M, N, K, out);
@@ -82,7 +131,8 @@ export function blasMatmul(blas: Cblas, fallback: Kernels['matmul']): Kernels['m
     const nb = batch.length;
     const la = gemmLayout(a.strides, nb, M, K), lb = gemmLayout(b.strides, nb, K, N);
     if (!la || !lb || M === 0 || N === 0) { fallback(a, b, batch, M, N, K, out); return; }
-    if (K === 0) { out.fill(0); return; }
+    if (K === 0 || numel(batch) === 0) { out.fill(0); return; }
+    if (rt && pooledSgemm(rt, a, b, batch, M, N, K, out, la, lb)) return;
     const A = a.data, B = b.data;
     // the last element each operand reads, so subarray views stay in bounds
     const spanA = gemmSpan(la, M, K), spanB = gemmSpan(lb, K, N);
@@ -93,21 +143,32 @@ export function blasMatmul(blas: Cblas, fallback: Kernels['matmul']): Kernels['m
         A.subarray(pa, pa + spanA), la.ld, B.subarray(pb, pb + spanB), lb.ld, 0, out.subarray(o, o + step), N);
       o += step;
     });
-    if (numel(batch) === 0) out.fill(0);
   };
 }
 
-/** A backend that is `base` with GEMM through CBLAS. */
-export function blasBackend(base: Backend, threads: number): Backend {
+/**
+ * A backend that is `base` with GEMM through CBLAS. On a wasm base the products are split across its worker pool
+ * (OpenBLAS single-threaded) and attention is built from GEMMs (./attention.ts); on the reference backend
+ * OpenBLAS uses `threads` threads itself.
+ */
+export async function blasBackend(base: Backend & { runtime?: WasmRuntime }, threads: number): Promise<Backend> {
   const blas = loadCblas();
-  blas.setThreads(threads);
+  const rt = base.runtime ?? null;
+  if (rt) await rt.pool.loadOps(new URL('./pool-ops.mjs', import.meta.url).href, { library: blas.library }, rt.heap.memory);
+  blas.setThreads(rt ? 1 : threads);
   const baseMatmul = base.kernels.matmul;
+  const threading = rt ? `split over the ${rt.threads} wasm worker${rt.threads === 1 ? '' : 's'}, attention from GEMMs` : `${threads} OpenBLAS thread${threads === 1 ? '' : 's'}`;
+  const attention = rt ? wasmKernels(rt, { fwd: blasAttentionFwd, bwd: blasAttentionBwd }) : {};
   return {
     name: 'blas',
-    detail: `GEMM: ${blas.library}${process.env.OPENBLAS_CORETYPE ? ` (OPENBLAS_CORETYPE=${process.env.OPENBLAS_CORETYPE})` : ''}; other kernels: ${base.name}${base.detail ? ` (${base.detail})` : ''}`,
+    detail: `GEMM: ${blas.library}${process.env.OPENBLAS_CORETYPE ? ` (OPENBLAS_CORETYPE=${process.env.OPENBLAS_CORETYPE})` : ''}, ${threading}; other kernels: ${base.name}${base.detail ? ` (${base.detail})` : ''}`,
     alloc: base.alloc,
     ...(base.allocUninit ? { allocUninit: base.allocUninit } : {}),
-    kernels: { ...base.kernels, matmul: blasMatmul(blas, baseMatmul ?? fallbackMatmul) },
+    kernels: {
+      ...base.kernels,
+      ...(attention.attention && attention.attentionBackward ? { attention: attention.attention, attentionBackward: attention.attentionBackward } : {}),
+      matmul: blasMatmul(blas, baseMatmul ?? fallbackMatmul, rt),
+    },
     threads,
     dtypes: ['float32'],
   };

@@ -22,7 +22,7 @@ export interface AttentionShape {
   scale?: number;
 }
 
-function check(s: AttentionShape): void {
+export function checkAttentionShape(s: AttentionShape): void {
   for (const key of ['B', 'T', 'S', 'H', 'Hkv', 'D'] as const) {
     if (!Number.isInteger(s[key]) || s[key] < 1) throw new Error(`attention: ${key} must be a positive integer, got ${s[key]}`);
   }
@@ -55,7 +55,7 @@ function maskPtr(rt: WasmRuntime, kernel: string, s: AttentionShape, keyMask: In
 
 /** out = softmax(q kᵀ · scale + mask) v per head; lse receives the row logsumexp (+∞ for a fully masked row). */
 export function attentionFwd(rt: WasmRuntime, s: AttentionShape, q: F32, k: F32, v: F32, out: F32, lse: F32, keyMask?: Int32Array): void {
-  check(s);
+  checkAttentionShape(s);
   const kn = 'attentionFwd', nq = s.B * s.T * s.H * s.D, nk = s.B * s.S * s.Hkv * s.D;
   const args = [s.B, s.T, s.S, s.H, s.Hkv, s.D, s.scale ?? 1 / Math.sqrt(s.D), s.causal ? 1 : 0, layoutCode(s),
     ptrOf(rt, kn, 'q', q, nq), ptrOf(rt, kn, 'k', k, nk), ptrOf(rt, kn, 'v', v, nk), maskPtr(rt, kn, s, keyMask),
@@ -67,7 +67,7 @@ export function attentionFwd(rt: WasmRuntime, s: AttentionShape, q: F32, k: F32,
 /** dq, dk, dv (overwritten) from dout and the forward's out and lse. Split across workers by (batch, kv head). */
 export function attentionBwd(rt: WasmRuntime, s: AttentionShape, q: F32, k: F32, v: F32, out: F32, lse: F32, dout: F32,
                              dq: F32, dk: F32, dv: F32, keyMask?: Int32Array): void {
-  check(s);
+  checkAttentionShape(s);
   const kn = 'attentionBwd', nq = s.B * s.T * s.H * s.D, nk = s.B * s.S * s.Hkv * s.D;
   const args = [s.B, s.T, s.S, s.H, s.Hkv, s.D, s.scale ?? 1 / Math.sqrt(s.D), s.causal ? 1 : 0, layoutCode(s),
     ptrOf(rt, kn, 'q', q, nq), ptrOf(rt, kn, 'k', k, nk), ptrOf(rt, kn, 'v', v, nk), maskPtr(rt, kn, s, keyMask),

@@ -36,7 +36,13 @@ function gcFunction(): (() => void) | null {
   }
 }
 
-export function wasmKernels(rt: WasmRuntime): Partial<Kernels> {
+/** The attention kernels over heap arrays: the wasm fused ones by default; the blas backend passes GEMM-based ones. */
+export interface AttentionImpl {
+  fwd: typeof attentionFwd;
+  bwd: typeof attentionBwd;
+}
+
+export function wasmKernels(rt: WasmRuntime, attn: AttentionImpl = { fwd: attentionFwd, bwd: attentionBwd }): Partial<Kernels> {
   const heap = rt.heap;
   const isF32 = (x: unknown): x is F32 => x instanceof Float32Array;
   const owned = (x: unknown): x is F32 => isF32(x) && heap.owns(x);
@@ -77,6 +83,30 @@ export function wasmKernels(rt: WasmRuntime): Partial<Kernels> {
   };
   const flat = (v: View): F32 => (v.data as F32).subarray(v.offset, v.offset + numel(v.shape));
 
+  /**
+   * Runs f on a contiguous heap copy of a permuted float32 view (a transposed conv output, say), made by the
+   * strided-copy kernel, so the elementwise and reduction kernels need not fall back to the reference loop for
+   * it; returns false (f not run) when the view is broadcast, reversed or small.
+   */
+  const withDense = (v: View, f: (dense: View) => void): boolean => {
+    const n = numel(v.shape);
+    if (!isF32(v.data) || n < 1024 || v.strides.some((st, i) => st <= 0 && v.shape[i]! > 1)) return false;
+    let span = 1;
+    for (let i = 0; i < v.shape.length; i++) span += (v.shape[i]! - 1) * v.strides[i]!;
+    const block = heap.alloc(n);
+    try {
+      const copied = staged([v.data.subarray(v.offset, v.offset + span)], [block.array], ([src], [o]) => L.copyStrided(rt, v.shape, v.strides, src!, o!));
+      if (!copied) return false;
+      let st = 1;
+      const strides = v.shape.map(() => 0);
+      for (let i = v.shape.length - 1; i >= 0; i--) { strides[i] = st; st *= v.shape[i]!; }
+      f({ data: block.array, shape: v.shape, strides, offset: 0 });
+      return true;
+    } finally {
+      heap.free(block.ptr);
+    }
+  };
+
   const wasmUnary: Partial<Record<UnaryOp, E.UnaryOp>> = {
     relu: 'relu', gelu: 'gelu', geluTanh: 'geluTanh', quickGelu: 'quickGelu', silu: 'silu', exp: 'exp', tanh: 'tanh',
     sigmoid: 'sigmoid', neg: 'neg', square: 'square', abs: 'abs', sqrt: 'sqrt', rsqrt: 'rsqrt',
@@ -88,7 +118,7 @@ export function wasmKernels(rt: WasmRuntime): Partial<Kernels> {
   const wasmBinary: Partial<Record<BinaryOp, E.BinaryOp>> = { add: 'add', sub: 'sub', mul: 'mul', div: 'div' };
   const commutes = (op: E.BinaryOp): boolean => op === 'add' || op === 'mul';
 
-  return {
+  const kernels: Partial<Kernels> = {
     copy(x, out) {
       if (!isF32(x.data) || !isF32(out) || numel(x.shape) < 64) return ref.copy(x, out);
       let span = 1;
@@ -118,6 +148,9 @@ export function wasmKernels(rt: WasmRuntime): Partial<Kernels> {
       if (!w || !isF32(a.data) || !isF32(b.data) || !isF32(out)) return ref.binary(op, a, b, shape, out);
       const n = out.length;
       const aFull = contiguous({ ...a, shape }), bFull = contiguous({ ...b, shape });
+      // a permuted (transposed) operand of the full shape: made contiguous first
+      if (!aFull && withDense({ ...a, shape }, (d) => kernels.binary!(op, d, b, shape, out))) return;
+      if (!bFull && withDense({ ...b, shape }, (d) => kernels.binary!(op, a, d, shape, out))) return;
       if (aFull && bFull) {
         return staged([flat({ ...a, shape }), flat({ ...b, shape })], [out], ([x, y], [o]) => E.binary(rt, w, n, x!, y!, o!));
       }
@@ -129,6 +162,13 @@ export function wasmKernels(rt: WasmRuntime): Partial<Kernels> {
       const isRow = (v: View) => v.strides.every((s, i) => (i === last ? s === 1 || shape[i] === 1 : s === 0 || shape[i] === 1));
       const isCol = (v: View) => (v.strides[last] === 0 || cols === 1) && contiguous({ ...v, shape: shape.slice(0, last), strides: v.strides.slice(0, last) });
       const isScalar = (v: View) => v.strides.every((s, i) => s === 0 || shape[i] === 1);
+      // elements of the trailing block v holds contiguously when its leading dims are all broadcast (else 0)
+      const tile = (v: View): number => {
+        let k = shape.length, st = 1;
+        while (k > 0 && (v.strides[k - 1] === st || shape[k - 1] === 1)) st *= shape[--k]!;
+        for (let i = 0; i < k; i++) if (v.strides[i] !== 0 && shape[i] !== 1) return 0;
+        return st;
+      };
       const pick = (full: View, vec: View, swapped: boolean): boolean => {
         if (swapped && !commutes(w)) return false;
         const x = flat({ ...full, shape });
@@ -138,6 +178,10 @@ export function wasmKernels(rt: WasmRuntime): Partial<Kernels> {
         } else if (isRow(vec) && cols > 1) {
           const v = (vec.data as F32).subarray(vec.offset, vec.offset + cols);
           staged([x, v], [out], ([xi, vi], [o]) => E.binaryRow(rt, w, n / cols, cols, xi!, vi!, o!));
+        } else if (tile(vec) > 1) {
+          // a contiguous block repeated over the leading dims (position embeddings [1, T, C] on [B, T, C]): rows of it
+          const len = tile(vec), v = (vec.data as F32).subarray(vec.offset, vec.offset + len);
+          staged([x, v], [out], ([xi, vi], [o]) => E.binaryRow(rt, w, n / len, len, xi!, vi!, o!));
         } else if (isCol(vec) && cols > 1) {
           const v = (vec.data as F32).subarray(vec.offset, vec.offset + n / cols);
           staged([x, v], [out], ([xi, vi], [o]) => E.binaryCol(rt, w, n / cols, cols, xi!, vi!, o!));
@@ -152,6 +196,7 @@ export function wasmKernels(rt: WasmRuntime): Partial<Kernels> {
     },
 
     reduce(op, x, axes, out) {
+      if (op === 'sum' && isF32(out) && axes.length > 0 && !contiguous(x) && withDense(x, (d) => kernels.reduce!(op, d, axes, out))) return;
       if (op !== 'sum' || !isF32(x.data) || !isF32(out) || !contiguous(x) || axes.length === 0) return ref.reduce(op, x, axes, out);
       const nd = x.shape.length;
       // leading axes (bias gradients) → column sums; trailing axes → row sums
@@ -230,14 +275,14 @@ export function wasmKernels(rt: WasmRuntime): Partial<Kernels> {
       const keyMask = attentionKeyMask(a);
       if (!isF32(q) || !isF32(out) || keyMask === undefined) return ref.attention(q, k, v, a, out, lse);
       const s = attentionShape(a);
-      staged([q, k as F32, v as F32], [out, lse as F32], ([qi, ki, vi], [o, l]) => attentionFwd(rt, s, qi!, ki!, vi!, o!, l!, stageMask(keyMask)));
+      staged([q, k as F32, v as F32], [out, lse as F32], ([qi, ki, vi], [o, l]) => attn.fwd(rt, s, qi!, ki!, vi!, o!, l!, stageMask(keyMask)));
     },
     attentionBackward(q, k, v, out, lse, gOut, a, dq, dk, dv) {
       const keyMask = attentionKeyMask(a);
       if (!isF32(q) || !isF32(dq) || keyMask === undefined) return ref.attentionBackward(q, k, v, out, lse, gOut, a, dq, dk, dv);
       const s = attentionShape(a);
       staged([q, k as F32, v as F32, out as F32, lse as F32, gOut as F32], [dq, dk as F32, dv as F32], ([qi, ki, vi, o, l, g], [a1, a2, a3]) =>
-        attentionBwd(rt, s, qi!, ki!, vi!, o!, l!, g!, a1!, a2!, a3!, stageMask(keyMask)));
+        attn.bwd(rt, s, qi!, ki!, vi!, o!, l!, g!, a1!, a2!, a3!, stageMask(keyMask)));
     },
 
     crossEntropy(logits, targets, rows, cols, ignoreIndex, loss) {
@@ -274,6 +319,7 @@ export function wasmKernels(rt: WasmRuntime): Partial<Kernels> {
       }));
     },
   };
+  return kernels;
 
   function attentionShape(a: AttentionArgs): AttentionShape {
     return { B: a.B, T: a.Tq, S: a.Tk, H: a.H, Hkv: a.Hkv, D: a.D, causal: a.causal, scale: a.scale, layout: a.layout };

@@ -41,7 +41,31 @@ export function copyStrided(rt: WasmRuntime, shape: readonly number[], strides: 
     const last = dims[dims.length - 1];
     if (last && last[1] === strides[i]! * shape[i]!) { last[0] *= shape[i]!; last[1] = strides[i]!; } else dims.push([shape[i]!, strides[i]!]);
   }
-  if (dims.length > 4 || dims.some(([, st]) => st < 0)) return false;
+  if (dims.some(([, st]) => st < 0)) return false;
+  if (dims.length <= 4) return copy4(rt, dims, src, out);
+  // more than 4 dims that do not merge (a patchify permute [B, gh, gw, C, ph, pw]): the kernel copies the inner
+  // four, this loop walks the outer ones
+  const outer = dims.slice(0, dims.length - 4), inner = dims.slice(dims.length - 4);
+  const innerN = inner.reduce((n, [m]) => n * m, 1), count = outer.reduce((n, [m]) => n * m, 1);
+  if (innerN === 0 || count === 0) return true;
+  const idx = new Array<number>(outer.length).fill(0);
+  let from = 0;
+  for (let c = 0; c < count; c++) {
+    copy4(rt, inner, src.subarray(from), out.subarray(c * innerN, (c + 1) * innerN));
+    for (let d = outer.length - 1; d >= 0; d--) {
+      idx[d]!++;
+      from += outer[d]![1];
+      if (idx[d]! < outer[d]![0]) break;
+      from -= idx[d]! * outer[d]![1];
+      idx[d] = 0;
+    }
+  }
+  return true;
+}
+
+/** The kernel's copy of up to four (merged, non-negative) dims [size, stride]. */
+function copy4(rt: WasmRuntime, dims: Array<[number, number]>, src: F32, out: F32): boolean {
+  dims = [...dims];
   while (dims.length < 4) dims.unshift([1, 0]);
   const [[n0, s0], [n1, s1], [n2, s2], [n3, s3]] = dims as [[number, number], [number, number], [number, number], [number, number]];
   const n = n0 * n1 * n2 * n3, k = 'copyStrided';

@@ -4,6 +4,10 @@
 // so the caller never waits on a worker that has stopped; a kernel that throws is reported through ERR and
 // the message area, and the worker goes on serving.
 // Plain JS so it loads in any Worker without a TypeScript loader.
+//
+// JS ops (pool.ts loadOps): OP = -2 asks the worker to import the module named in its message area
+// ({"url", "config"} as JSON), call its `init({ memory, exports, config, worker })` (exports: this worker's wasm instance), and append the functions of its
+// `ops` object to the op table, in the order the main thread appends them (Object.entries order).
 import { parentPort, workerData } from 'node:worker_threads';
 
 const { module, memory, ctlBuffer, argBuffer, msgBuffer, index, opNames, spin, sliceMs, slot } = workerData;
@@ -24,6 +28,16 @@ function report(e) {
 
 const instance = new WebAssembly.Instance(module, { env: { memory, abort() { throw new Error('wasm abort'); } } });
 const fns = opNames.map((name) => instance.exports[name]);
+const LOAD_OPS = -2;
+
+async function loadOps() {
+  const bytes = msg.slice(); // a copy: TextDecoder refuses shared views
+  const end = bytes.indexOf(0);
+  const { url, config } = JSON.parse(new TextDecoder().decode(end < 0 ? bytes : bytes.subarray(0, end)));
+  const mod = await import(url);
+  mod.init?.({ memory, exports: instance.exports, config, worker: index });
+  for (const f of Object.values(mod.ops)) fns.push(f);
+}
 // read the sequence number before announcing readiness, or a job posted in between would be missed
 let seen = Atomics.load(ctl, SEQ);
 Atomics.store(ctl, DONE, seen);
@@ -39,6 +53,16 @@ try {
     seen = Atomics.load(ctl, SEQ);
     Atomics.store(ctl, ACK, seen);
     const op = ctl[OP];
+    if (op === LOAD_OPS) {
+      try {
+        await loadOps();
+      } catch (e) {
+        report(e);
+      }
+      Atomics.store(ctl, DONE, seen);
+      Atomics.notify(ctl, DONE);
+      continue;
+    }
     if (op < 0) break;
     try {
       const r = fns[op](...args.subarray(index * slot.args, index * slot.args + ctl[NARGS]));

@@ -16,14 +16,20 @@
 // thread between runs, and workers never cache a buffer length (bounds are the engine's, shared by all
 // instances), so growth cannot race a job. FinalizationRegistry callbacks only free heap blocks and run
 // between tasks, never inside run(); a nested run() is refused.
+//
+// JS ops: `loadOps(url, config)` imports a plain-JS module on every thread (ops/init contract in pool-worker.mjs)
+// and adds its `ops` to the names `run` accepts, so work that is not wasm (a system BLAS called through an FFI,
+// one single-threaded call per worker) shares the same spinning workers instead of waking a second pool.
 import { Worker } from 'node:worker_threads';
 
 // slot words; slot 0 belongs to the calling thread and is unused
 const SEQ = 0, OP = 1, NARGS = 2, ERR = 3, ACK = 4, DONE = 5, ALIVE = 6, BEAT = 7;
+/** OP value asking a worker to import the JS-op module whose JSON request ({url, config}) is in its message area */
+const LOAD_OPS = -2;
 const SLOT_INTS = 16;
 const SLOT_ARGS = 32;
 const MSG_BYTES = 512;
-const SPIN = 20000; // Atomics.load iterations (a few µs) before sleeping
+const SPIN = Number(process.env.SPIN ?? 20000); // Atomics.load iterations (a few µs) before sleeping
 const SLICE_MS = 1000;
 const DEFAULT_TIMEOUT_MS = 30_000;
 
@@ -43,7 +49,10 @@ export class WorkerPool {
   private readonly opNames: string[];
   private readonly opIndex: Map<string, number>;
   private readonly mainFns: WasmFn[];
+  /** module URLs already loaded by loadOps */
+  private readonly loaded = new Set<string>();
   private readonly timeoutMs: number;
+  private readonly mainExports: WebAssembly.Exports;
   private closed = false;
   private running: string | null = null;
   /** why the pool can no longer be used (a worker died or stalled) */
@@ -60,6 +69,7 @@ export class WorkerPool {
     this.opIndex = new Map(opNames.map((n, i) => [n, i]));
     this.mainFns = opNames.map((n) => mainExports[n] as WasmFn);
     this.timeoutMs = timeoutMs;
+    this.mainExports = mainExports;
     workers.forEach((w, i) => {
       const base = (i + 1) * SLOT_INTS;
       // an uncaught worker error would otherwise be rethrown on the main thread; record it instead
@@ -104,6 +114,52 @@ export class WorkerPool {
     }
     for (const w of workers) w.unref(); // an idle pool must not keep the process alive
     return new WorkerPool(workers, new Int32Array(ctlBuffer), new Float64Array(argBuffer), new Uint8Array(msgBuffer), opNames, mainExports, timeoutMs);
+  }
+
+  /**
+   * Imports the plain-JS module at `url` on the calling thread and on every worker, calls its
+   * `init({ memory, exports, config, worker })` (`exports`: that thread's instance of the wasm module), and makes each function of its `ops` runnable by name with `run`
+   * (arguments are numbers, as for wasm exports). Loading the same URL again is a no-op.
+   */
+  async loadOps(url: string, config: unknown, memory: WebAssembly.Memory): Promise<void> {
+    if (this.loaded.has(url)) return;
+    if (this.closed || this.broken) throw new Error(`WorkerPool.loadOps: the pool is ${this.closed ? 'closed' : `unusable: ${this.broken}`}`);
+    if (this.running !== null) throw new Error(`WorkerPool.loadOps: '${this.running}' is running`);
+    const mod = (await import(url)) as {
+      init?: (a: { memory: WebAssembly.Memory; exports: WebAssembly.Exports; config: unknown; worker: number }) => void; ops?: Record<string, WasmFn>;
+    };
+    if (!mod.ops || typeof mod.ops !== 'object') throw new Error(`WorkerPool.loadOps: ${url} exports no 'ops' object`);
+    mod.init?.({ memory, exports: this.mainExports, config, worker: 0 });
+    const request = new TextEncoder().encode(JSON.stringify({ url, config }));
+    if (request.length >= MSG_BYTES) throw new Error(`WorkerPool.loadOps: the request for ${url} is over ${MSG_BYTES - 1} bytes`);
+    const ctl = this.ctl;
+    const seqs = this.workers.map((_, i) => {
+      const w = i + 1, base = w * SLOT_INTS;
+      this.msg.fill(0, w * MSG_BYTES, (w + 1) * MSG_BYTES);
+      this.msg.set(request, w * MSG_BYTES);
+      ctl[base + OP] = LOAD_OPS;
+      ctl[base + ERR] = 0;
+      const seq = Atomics.add(ctl, base + SEQ, 1) + 1;
+      Atomics.notify(ctl, base + SEQ, 1);
+      return seq;
+    });
+    // the workers import asynchronously, so wait without blocking this thread's event loop
+    const deadline = performance.now() + this.timeoutMs;
+    for (let i = 0; i < this.workers.length; i++) {
+      const w = i + 1, base = w * SLOT_INTS;
+      while (Atomics.load(ctl, base + DONE) !== seqs[i]) {
+        if (Atomics.load(ctl, base + ALIVE) === 0) this.fail(`worker ${w} died while loading ${url}`, 'loadOps');
+        if (performance.now() > deadline) this.fail(`worker ${w} did not load ${url} within ${this.timeoutMs} ms`, 'loadOps');
+        await new Promise((r) => setTimeout(r, 1));
+      }
+      if (ctl[base + ERR] !== 0) throw new Error(`WorkerPool.loadOps: worker ${w} could not load ${url}: ${this.message(w)}`);
+    }
+    for (const [name, f] of Object.entries(mod.ops)) {
+      if (this.opIndex.has(name)) throw new Error(`WorkerPool.loadOps: op '${name}' of ${url} is already defined`);
+      this.opIndex.set(name, this.mainFns.length);
+      this.mainFns.push(f);
+    }
+    this.loaded.add(url);
   }
 
   /** The node Worker behind pool worker w (1 ≤ w < size), e.g. to terminate a stuck one. */

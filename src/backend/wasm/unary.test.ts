@@ -59,14 +59,25 @@ for (const threads of [1, 2]) {
         binaryCol(rt, 'sub', 1, rows * cols, a, v, out);
         close(out, (i) => a[i]! - v[0]!, rows * cols, 1e-6, `sub scalar [${rows}, ${cols}]`);
       }
-      // [B, T, H, D] read as [B, H, T, D], a last-two-dims transpose with odd sizes, and a 5-D view that does not reduce
+      // [B, T, H, D] read as [B, H, T, D], a last-two-dims transpose with odd sizes, views of 5 and 6 dims that do not
+      // merge (the outer ones walked around the 4-D kernel; the 6-D one is a patchify permute), and a negative stride
       const B = 3, T = 11, H = 5, D = 9, x = rand(rt, B * T * H * D, -1, 1, 3), out = rt.heap.alloc(B * T * H * D).array;
       assert.ok(copyStrided(rt, [B, H, T, D], [T * H * D, D, H * D, 1], x, out));
       close(out, (i) => { const d = i % D, t = Math.floor(i / D) % T, h = Math.floor(i / (D * T)) % H, b = Math.floor(i / (D * T * H)); return x[((b * T + t) * H + h) * D + d]!; },
         B * T * H * D, 0, 'head transpose');
       assert.ok(copyStrided(rt, [B * T, H * D], [1, B * T], x, out));
       close(out, (i) => x[(i % (H * D)) * B * T + Math.floor(i / (H * D))]!, B * T * H * D, 0, 'matrix transpose');
-      assert.equal(copyStrided(rt, [3, 2, 5, 3, 11], [1, 3, 6, 30, 90], x, out), false);
+      const gather = (shape: number[], strides: number[]) => (i: number) => {
+        let off = 0;
+        for (let d = shape.length - 1; d >= 0; d--) { off += (i % shape[d]!) * strides[d]!; i = Math.floor(i / shape[d]!); }
+        return x[off]!;
+      };
+      for (const [shape, strides] of [[[3, 2, 5, 3, 11], [1, 3, 6, 30, 90]], [[2, 3, 2, 3, 5, 4], [360, 40, 4, 120, 8, 1]]]) {
+        const n = shape.reduce((a, b) => a * b, 1);
+        assert.ok(copyStrided(rt, shape, strides, x, out));
+        close(out, gather(shape, strides), n, 0, `${shape.length}-D view [${shape}] strides [${strides}]`);
+      }
+      assert.equal(copyStrided(rt, [5, 9], [-9, 1], x.subarray(36), out), false);
     } finally {
       await rt.close();
     }

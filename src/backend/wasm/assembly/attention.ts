@@ -300,3 +300,87 @@ export function attnBwd(u0: i32, u1: i32, B: i32, T: i32, S: i32, H: i32, Hkv: i
     unpackRows(dV, Dp, S, D, dv + kvOff, kStride);
   }
 }
+
+// ---- Rows of materialised scores, for attention built from GEMMs (the blas backend, pool-ops.mjs) ----
+// x is a [T, S] block for one query head: row i is query i, which sees key j when j ≤ i + shift (causal; shift
+// = S − T) and keyMask[j] ≠ 0 (keyMask 0 = every key). Masked and unseen entries come out 0.
+
+// Entries of row i the causal limit leaves visible; masked keys among them are set to −∞.
+function visible(x: usize, i: i32, S: i32, causal: i32, shift: i32, keyMask: usize): i32 {
+  const n = causal ? min(S, max(0, i + shift + 1)) : S;
+  if (keyMask) for (let j = 0; j < n; j++) if (load<i32>(at(keyMask, j)) == 0) store<f32>(at(x, j), -Infinity);
+  return n;
+}
+
+/** In place: row softmax of scale·x with the masks; lse[i] = logsumexp of the row (+∞ when no key is visible). */
+export function attnSoftmaxRows(T: i32, S: i32, x: usize, scale: f32, causal: i32, shift: i32, keyMask: usize, lse: usize): void {
+  for (let i = 0; i < T; i++) {
+    const row = at(x, i * S);
+    const n = visible(row, i, S, causal, shift, keyMask);
+    let mv = f32x4.splat(-Infinity);
+    let j = 0;
+    for (; j + 4 <= n; j += 4) mv = f32x4.pmax(mv, v128.load(at(row, j)));
+    let m = max(max(f32x4.extract_lane(mv, 0), f32x4.extract_lane(mv, 1)), max(f32x4.extract_lane(mv, 2), f32x4.extract_lane(mv, 3)));
+    for (; j < n; j++) m = max(m, load<f32>(at(row, j)));
+    if (m == -Infinity) {
+      memory.fill(row, 0, <usize>S << 2);
+      store<f32>(at(lse, i), Infinity);
+      continue;
+    }
+    const sv = f32x4.splat(scale), shiftv = f32x4.splat(m * scale);
+    let acc = f32x4.splat(0);
+    j = 0;
+    for (; j + 4 <= n; j += 4) {
+      const e = vexp(f32x4.sub(f32x4.mul(v128.load(at(row, j)), sv), shiftv));
+      v128.store(at(row, j), e);
+      acc = f32x4.add(acc, e);
+    }
+    let sum = f32x4.extract_lane(acc, 0) + f32x4.extract_lane(acc, 1) + f32x4.extract_lane(acc, 2) + f32x4.extract_lane(acc, 3);
+    for (; j < n; j++) {
+      const e = f32x4.extract_lane(vexp(f32x4.splat(load<f32>(at(row, j)) * scale - m * scale)), 0);
+      store<f32>(at(row, j), e);
+      sum += e;
+    }
+    const inv = f32x4.splat(<f32>1 / sum);
+    j = 0;
+    for (; j + 4 <= n; j += 4) v128.store(at(row, j), f32x4.mul(v128.load(at(row, j)), inv));
+    for (; j < n; j++) store<f32>(at(row, j), load<f32>(at(row, j)) / sum);
+    if (n < S) memory.fill(at(row, n), 0, <usize>(S - n) << 2);
+    store<f32>(at(lse, i), m * scale + Mathf.log(sum));
+  }
+}
+
+/**
+ * The backward's rows: from raw scores s = q·kᵀ and dp = dO·vᵀ ([T, S] each), in place: s ← P = exp(scale·s − lse)
+ * (masked 0) and dp ← dS = scale · P ⊙ (dp − δ), δ_i = ⟨dO_i, O_i⟩ (rows ldo floats apart, D long).
+ */
+export function attnGradRows(T: i32, S: i32, s: usize, dp: usize, scale: f32, causal: i32, shift: i32, keyMask: usize, lse: usize,
+                             dO: usize, O: usize, ldo: i32, D: i32): void {
+  for (let i = 0; i < T; i++) {
+    const prow = at(s, i * S), grow = at(dp, i * S);
+    const l = load<f32>(at(lse, i));
+    const n = l == Infinity ? 0 : visible(prow, i, S, causal, shift, keyMask);
+    const orow = at(O, i * ldo), dorow = at(dO, i * ldo);
+    let dv = f32x4.splat(0);
+    let d = 0;
+    for (; d + 4 <= D; d += 4) dv = f32x4.add(dv, f32x4.mul(v128.load(at(orow, d)), v128.load(at(dorow, d))));
+    let delta = f32x4.extract_lane(dv, 0) + f32x4.extract_lane(dv, 1) + f32x4.extract_lane(dv, 2) + f32x4.extract_lane(dv, 3);
+    for (; d < D; d++) delta += load<f32>(at(orow, d)) * load<f32>(at(dorow, d));
+    const sv = f32x4.splat(scale), lv = f32x4.splat(l), deltav = f32x4.splat(delta);
+    let j = 0;
+    for (; j + 4 <= n; j += 4) {
+      const p = vexp(f32x4.sub(f32x4.mul(v128.load(at(prow, j)), sv), lv));
+      v128.store(at(prow, j), p);
+      v128.store(at(grow, j), f32x4.mul(f32x4.mul(p, f32x4.sub(v128.load(at(grow, j)), deltav)), sv));
+    }
+    for (; j < n; j++) {
+      const p = f32x4.extract_lane(vexp(f32x4.splat(load<f32>(at(prow, j)) * scale - l)), 0);
+      store<f32>(at(prow, j), p);
+      store<f32>(at(grow, j), p * (load<f32>(at(grow, j)) - delta) * scale);
+    }
+    if (n < S) {
+      memory.fill(at(prow, n), 0, <usize>(S - n) << 2);
+      memory.fill(at(grow, n), 0, <usize>(S - n) << 2);
+    }
+  }
+}

@@ -7,5 +7,5 @@ import { GEMM_SCRATCH_BYTES } from './gemm';
 export function gemmScratchBytes(): i32 { return GEMM_SCRATCH_BYTES; }
 export { binary, binaryRow, binaryCol, scale, unary, unaryBwd, swiglu, swigluBwd, adamw } from './elementwise';
 export { softmax, logSoftmax, softmaxBwd, rmsNorm, rmsNormBwd, layerNorm, layerNormBwd, crossEntropy, crossEntropyLoss, crossEntropyGrad, sumRows, sumCols, sumSquares } from './rows';
-export { attnFwd, attnBwd, attnScratchBytes } from './attention';
+export { attnFwd, attnBwd, attnScratchBytes, attnSoftmaxRows, attnGradRows } from './attention';
 export { rope, im2col, copyStrided } from './layout';

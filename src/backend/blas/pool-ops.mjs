@@ -1,0 +1,100 @@
+// JS ops for the wasm worker pool (pool.ts loadOps): single-threaded CBLAS sgemm calls on operands in the shared
+// wasm memory, so a GEMM is split across tessera's own spinning workers instead of OpenBLAS's thread pool, whose
+// threads sleep between calls and cost ~0.2 ms to wake on this VM (a 384×128×128 product took 0.55 ms inside a
+// training step against 0.10 ms in a loop). Plain JS so it loads in a Worker without a TypeScript loader.
+// The library is already loaded (and OpenBLAS's kernel family chosen) by the main thread; dlopen shares it.
+import koffi from 'koffi';
+
+const ROW_MAJOR = 101, NO_TRANS = 111, TRANS = 112;
+let sgemm = null;
+let memory = null;
+let wasm = null;
+let f32 = new Float32Array(0);
+
+export function init({ memory: m, exports, config }) {
+  memory = m;
+  wasm = exports;
+  const lib = koffi.load(config.library);
+  sgemm = lib.func('void cblas_sgemm(int, int, int, int, int, int, float, const float *, int, const float *, int, float, _Inout_ float *, int)');
+}
+
+function heap() {
+  // the shared memory may have grown since the last call; a view made before growth stops at the old size
+  if (f32.buffer !== memory.buffer) f32 = new Float32Array(memory.buffer);
+  return f32;
+}
+
+/** Elements an operand of rows × cols spans from its first element (see gemm-layout.ts). */
+function span(trans, ld, rows, cols) {
+  return trans ? (cols - 1) * ld + rows : (rows - 1) * ld + cols;
+}
+
+/** C (M × N at element c, ld ldc) = alpha · op(A) op(B) + beta · C, operands given by element offsets. */
+function gemm(h, ta, tb, M, N, K, alpha, a, lda, b, ldb, beta, c, ldc) {
+  sgemm(ROW_MAJOR, ta ? TRANS : NO_TRANS, tb ? TRANS : NO_TRANS, M, N, K, alpha, h.subarray(a, a + span(ta, lda, M, K)), lda,
+    h.subarray(b, b + span(tb, ldb, K, N)), ldb, beta, h.subarray(c, c + span(0, ldc, M, N)), ldc);
+}
+
+// Attention from GEMMs, per (batch, kv head) unit: for each query head of the unit's group the [T, S] scores are
+// materialised in this worker's scratch (2·T·S floats at byte offset `scratch`), so a unit owns its dK/dV rows.
+// Layout 1 'bthd': q/out/dq [B, T, H, D], k/v/dk/dv [B, S, Hkv, D]; layout 0 'bhtd': [B, H, T, D], [B, Hkv, S, D].
+// Pointers are byte offsets into the shared memory (as for the wasm kernels); keyMask 0 = none, else i32 [B, S].
+function heads(B, T, S, H, Hkv, D, layout) {
+  return layout === 1
+    ? { q: (b, h) => (b * T * H + h) * D, ldq: H * D, k: (b, g) => (b * S * Hkv + g) * D, ldk: Hkv * D }
+    : { q: (b, h) => (b * H + h) * T * D, ldq: D, k: (b, g) => (b * Hkv + g) * S * D, ldk: D };
+}
+
+export const ops = {
+  /**
+   * `count` products C_i = op(A_i) op(B_i) (C overwritten), operands at element offsets a + i·sa, b + i·sb,
+   * c + i·sc of the shared memory, row-major with leading dimensions lda, ldb, ldc.
+   */
+  blasSgemm(ta, tb, M, N, K, a, lda, b, ldb, c, ldc, count, sa, sb, sc) {
+    const h = heap();
+    const na = span(ta, lda, M, K), nb = span(tb, ldb, K, N), nc = span(0, ldc, M, N);
+    for (let i = 0; i < count; i++) {
+      const pa = a + i * sa, pb = b + i * sb, pc = c + i * sc;
+      sgemm(ROW_MAJOR, ta ? TRANS : NO_TRANS, tb ? TRANS : NO_TRANS, M, N, K, 1,
+        h.subarray(pa, pa + na), lda, h.subarray(pb, pb + nb), ldb, 0, h.subarray(pc, pc + nc), ldc);
+    }
+    return 0;
+  },
+
+  /** out = softmax(scale·q kᵀ + masks) v and lse [B, H, T], for units u0..u1 of (batch, kv head). */
+  blasAttnFwd(u0, u1, B, T, S, H, Hkv, D, scale, causal, layout, q, k, v, keyMask, out, lse, scratch) {
+    const h32 = heap(), L = heads(B, T, S, H, Hkv, D, layout), r = H / Hkv, sc = scratch >> 2;
+    const q0 = q >> 2, k0 = k >> 2, v0 = v >> 2, o0 = out >> 2;
+    for (let u = u0; u < u1; u++) {
+      const b = Math.floor(u / Hkv), g = u % Hkv, ko = L.k(b, g);
+      for (let j = 0; j < r; j++) {
+        const h = g * r + j, qo = L.q(b, h);
+        gemm(h32, 0, 1, T, S, D, 1, q0 + qo, L.ldq, k0 + ko, L.ldk, 0, sc, S);
+        wasm.attnSoftmaxRows(T, S, scratch, scale, causal, S - T, keyMask ? keyMask + 4 * b * S : 0, lse + 4 * (b * H + h) * T);
+        gemm(h32, 0, 0, T, D, S, 1, sc, S, v0 + ko, L.ldk, 0, o0 + qo, L.ldq);
+      }
+    }
+    return 0;
+  },
+
+  /** dq, dk, dv (overwritten) for units u0..u1, recomputing P from q, k and lse. */
+  blasAttnBwd(u0, u1, B, T, S, H, Hkv, D, scale, causal, layout, q, k, v, keyMask, out, lse, dout, dq, dk, dv, scratch) {
+    const h32 = heap(), L = heads(B, T, S, H, Hkv, D, layout), r = H / Hkv;
+    const p = scratch >> 2, ds = p + T * S, dsBytes = scratch + 4 * T * S;
+    const q0 = q >> 2, k0 = k >> 2, v0 = v >> 2, do0 = dout >> 2, dq0 = dq >> 2, dk0 = dk >> 2, dv0 = dv >> 2;
+    for (let u = u0; u < u1; u++) {
+      const b = Math.floor(u / Hkv), g = u % Hkv, ko = L.k(b, g);
+      for (let j = 0; j < r; j++) {
+        const h = g * r + j, qo = L.q(b, h), beta = j === 0 ? 0 : 1;
+        gemm(h32, 0, 1, T, S, D, 1, q0 + qo, L.ldq, k0 + ko, L.ldk, 0, p, S);
+        gemm(h32, 0, 1, T, S, D, 1, do0 + qo, L.ldq, v0 + ko, L.ldk, 0, ds, S);
+        wasm.attnGradRows(T, S, scratch, dsBytes, scale, causal, S - T, keyMask ? keyMask + 4 * b * S : 0, lse + 4 * (b * H + h) * T,
+          dout + 4 * qo, out + 4 * qo, L.ldq, D);
+        gemm(h32, 1, 0, S, D, T, 1, p, S, do0 + qo, L.ldq, beta, dv0 + ko, L.ldk);
+        gemm(h32, 0, 0, T, D, S, 1, ds, S, k0 + ko, L.ldk, 0, dq0 + qo, L.ldq);
+        gemm(h32, 1, 0, S, D, T, 1, ds, S, q0 + qo, L.ldq, beta, dk0 + ko, L.ldk);
+      }
+    }
+    return 0;
+  },
+};
