@@ -7,6 +7,7 @@
 // Scratch grows with T·S per worker (2 · T · S floats), which is fine at the sequence lengths this path serves.
 import { ptrOf, splitRange, type WasmRuntime } from '../wasm/runtime.ts';
 import { checkAttentionShape, type AttentionShape } from '../wasm/attention.ts';
+import { chunkCounter } from './chunks.ts';
 
 type F32 = Float32Array;
 
@@ -16,12 +17,13 @@ function args(rt: WasmRuntime, kn: string, s: AttentionShape, q: F32, k: F32, v:
     ptrOf(rt, kn, 'q', q, nq), ptrOf(rt, kn, 'k', k, nk), ptrOf(rt, kn, 'v', v, nk), keyMask === undefined ? 0 : ptrOf(rt, kn, 'keyMask', keyMask, s.B * s.S)];
 }
 
-/** Runs `op` over (batch, kv head) units split across the pool, each worker with 2·T·S floats of scratch. */
+/** Runs `op` over the (batch, kv head) units, claimed one at a time by the pool's threads, each with 2·T·S floats of scratch. */
 function runUnits(rt: WasmRuntime, op: string, s: AttentionShape, flopsPerScore: number, jobArgs: number[]): void {
-  const parts = splitRange(rt, s.B * s.Hkv, 1, flopsPerScore * s.B * s.H * s.T * s.S * s.D);
-  const scratch = parts.map(() => rt.heap.allocBytes(8 * s.T * s.S));
+  const threads = splitRange(rt, s.B * s.Hkv, 1, flopsPerScore * s.B * s.H * s.T * s.S * s.D).length;
+  const scratch = Array.from({ length: threads }, () => rt.heap.allocBytes(8 * s.T * s.S));
   try {
-    rt.pool.run(op, parts.map(([u0, u1], w) => [u0, u1, ...jobArgs, scratch[w]!]));
+    const counter = threads === 1 ? 0 : chunkCounter(rt);
+    rt.pool.run(op, scratch.map((sc) => [counter, ...jobArgs, sc]));
   } finally {
     for (const p of scratch) rt.heap.free(p);
   }

@@ -20,6 +20,7 @@ import { gemmLayout, gemmSpan, uniformBatchStride, type GemmOperand } from '../g
 import type { WasmRuntime } from '../wasm/runtime.ts';
 import { wasmKernels } from '../wasm/index.ts';
 import { blasAttentionBwd, blasAttentionFwd } from './attention.ts';
+import { chunkCounter } from './chunks.ts';
 
 const ROW_MAJOR = 101, NO_TRANS = 111, TRANS = 112;
 
@@ -85,10 +86,13 @@ export function loadCblas(): Cblas {
 
 /** Below this many flops a product runs on the calling thread alone (a dispatch costs a few µs). */
 const SPLIT_FLOPS = 1 << 20;
+/** Chunks are at least this many flops (smaller sgemm calls lose speed), and at most 4 per thread. */
+const CHUNK_FLOPS = 1 << 22;
 
 /**
- * The product split across the wasm pool (jobs of `blasSgemm`, pool-ops.mjs), or false when an operand is
- * not in the pool's memory or the batch does not step uniformly (the caller then runs it on this thread).
+ * The product split across the wasm pool (`blasSgemm`, pool-ops.mjs: chunks of matrices, rows or columns claimed
+ * from a shared counter), or false when an operand is not in the pool's memory or the batch does not step
+ * uniformly (the caller then runs it on this thread).
  */
 function pooledSgemm(rt: WasmRuntime, a: View, b: View, batch: Shape, M: number, N: number, K: number, out: Float32Array,
                      la: GemmOperand, lb: GemmOperand): boolean {
@@ -97,28 +101,19 @@ function pooledSgemm(rt: WasmRuntime, a: View, b: View, batch: Shape, M: number,
   const nb = batch.length, count = numel(batch);
   const sa = nb === 0 ? 0 : uniformBatchStride(batch, a.strides, nb), sb = nb === 0 ? 0 : uniformBatchStride(batch, b.strides, nb);
   if (sa === null || sb === null) return false;
-  const ta = la.trans ? 1 : 0, tb = lb.trans ? 1 : 0;
-  const pa = A.byteOffset / 4 + a.offset, pb = B.byteOffset / 4 + b.offset, pc = out.byteOffset / 4, sc = M * N;
-  const job = (m0: number, m1: number, n0: number, n1: number, i0: number, i1: number): number[] => [ta, tb, m1 - m0, n1 - n0, K,
-    pa + i0 * sa + m0 * (ta ? 1 : la.ld), la.ld, pb + i0 * sb + n0 * (tb ? lb.ld : 1), lb.ld, pc + i0 * sc + m0 * N + n0, N, i1 - i0, sa, sb, sc];
-  const parts = Math.min(rt.threads, Math.max(1, Math.floor((2 * M * N * K * count) / SPLIT_FLOPS)));
-  const jobs: number[][] = [];
-  if (parts === 1) jobs.push(job(0, M, 0, N, 0, count));
-  else if (count >= parts) {
-    // whole matrices per worker
-    for (let p = 0; p < parts; p++) {
-      const i0 = Math.floor((p * count) / parts), i1 = Math.floor(((p + 1) * count) / parts);
-      if (i1 > i0) jobs.push(job(0, M, 0, N, i0, i1));
-    }
-  } else if (M >= N || M >= 16 * parts) {
-    // row blocks (multiples of 8, the kernels' register-tile height)
-    const per = Math.ceil(M / parts / 8) * 8;
-    for (let m0 = 0; m0 < M; m0 += per) jobs.push(job(m0, Math.min(M, m0 + per), 0, N, 0, count));
-  } else {
-    const per = Math.ceil(N / parts / 16) * 16;
-    for (let n0 = 0; n0 < N; n0 += per) jobs.push(job(0, M, n0, Math.min(N, n0 + per), 0, count));
+  const flops = 2 * M * N * K * count;
+  const threads = Math.min(rt.threads, Math.max(1, Math.floor(flops / SPLIT_FLOPS)));
+  const want = threads === 1 ? 1 : Math.max(threads, Math.min(4 * threads, Math.floor(flops / CHUNK_FLOPS)));
+  // whole matrices when there are enough of them, else row blocks (multiples of 8, the register-tile height),
+  // else column blocks (multiples of 16) when the rows are few
+  let mode = 0, per = Math.ceil(count / want);
+  if (want > 1 && count < want) {
+    if (M >= N || M >= 16 * want) { mode = 1; per = Math.ceil(M / want / 8) * 8; } else { mode = 2; per = Math.ceil(N / want / 16) * 16; }
   }
-  rt.pool.run('blasSgemm', jobs);
+  const n = Math.ceil((mode === 0 ? count : mode === 1 ? M : N) / per);
+  const job = [la.trans ? 1 : 0, lb.trans ? 1 : 0, M, N, K, A.byteOffset / 4 + a.offset, la.ld, B.byteOffset / 4 + b.offset, lb.ld,
+    out.byteOffset / 4, N, count, sa, sb, M * N, mode, per, n, threads === 1 ? 0 : chunkCounter(rt)];
+  rt.pool.run('blasSgemm', new Array<number[]>(Math.min(threads, n)).fill(job));
   return true;
 }
 

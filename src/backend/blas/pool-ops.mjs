@@ -10,6 +10,7 @@ let sgemm = null;
 let memory = null;
 let wasm = null;
 let f32 = new Float32Array(0);
+let i32 = new Int32Array(0);
 
 export function init({ memory: m, exports, config }) {
   memory = m;
@@ -20,8 +21,22 @@ export function init({ memory: m, exports, config }) {
 
 function heap() {
   // the shared memory may have grown since the last call; a view made before growth stops at the old size
-  if (f32.buffer !== memory.buffer) f32 = new Float32Array(memory.buffer);
+  if (f32.buffer !== memory.buffer) {
+    f32 = new Float32Array(memory.buffer);
+    i32 = new Int32Array(memory.buffer);
+  }
   return f32;
+}
+
+// Work is handed out in chunks from a shared counter (an i32 at byte offset `counter`, zeroed by the caller), so
+// a thread that runs slower (this VM's second vCPU ran the same sgemm ~20% slower) takes fewer chunks instead of
+// keeping the other waiting. counter 0: this thread alone, every chunk in order.
+function* chunks(counter, n) {
+  if (counter === 0) {
+    for (let i = 0; i < n; i++) yield i;
+    return;
+  }
+  for (let i = Atomics.add(i32, counter >> 2, 1); i < n; i = Atomics.add(i32, counter >> 2, 1)) yield i;
 }
 
 /** Elements an operand of rows × cols spans from its first element (see gemm-layout.ts). */
@@ -48,24 +63,31 @@ function heads(B, T, S, H, Hkv, D, layout) {
 export const ops = {
   /**
    * `count` products C_i = op(A_i) op(B_i) (C overwritten), operands at element offsets a + i·sa, b + i·sb,
-   * c + i·sc of the shared memory, row-major with leading dimensions lda, ldb, ldc.
+   * c + i·sc of the shared memory, row-major with leading dimensions lda, ldb, ldc, in `n` chunks of `per`
+   * matrices (mode 0), rows (1) or columns (2) each.
    */
-  blasSgemm(ta, tb, M, N, K, a, lda, b, ldb, c, ldc, count, sa, sb, sc) {
+  blasSgemm(ta, tb, M, N, K, a, lda, b, ldb, c, ldc, count, sa, sb, sc, mode, per, n, counter) {
     const h = heap();
-    const na = span(ta, lda, M, K), nb = span(tb, ldb, K, N), nc = span(0, ldc, M, N);
-    for (let i = 0; i < count; i++) {
-      const pa = a + i * sa, pb = b + i * sb, pc = c + i * sc;
-      sgemm(ROW_MAJOR, ta ? TRANS : NO_TRANS, tb ? TRANS : NO_TRANS, M, N, K, 1,
-        h.subarray(pa, pa + na), lda, h.subarray(pb, pb + nb), ldb, 0, h.subarray(pc, pc + nc), ldc);
+    for (const i of chunks(counter, n)) {
+      const lo = i * per;
+      if (mode === 0) {
+        for (let j = lo; j < Math.min(count, lo + per); j++) gemm(h, ta, tb, M, N, K, 1, a + j * sa, lda, b + j * sb, ldb, 0, c + j * sc, ldc);
+      } else if (mode === 1) {
+        const m = Math.min(M, lo + per) - lo, ao = lo * (ta ? 1 : lda);
+        for (let j = 0; j < count; j++) gemm(h, ta, tb, m, N, K, 1, a + j * sa + ao, lda, b + j * sb, ldb, 0, c + j * sc + lo * ldc, ldc);
+      } else {
+        const w = Math.min(N, lo + per) - lo, bo = lo * (tb ? ldb : 1);
+        for (let j = 0; j < count; j++) gemm(h, ta, tb, M, w, K, 1, a + j * sa, lda, b + j * sb + bo, ldb, 0, c + j * sc + lo, ldc);
+      }
     }
     return 0;
   },
 
-  /** out = softmax(scale·q kᵀ + masks) v and lse [B, H, T], for units u0..u1 of (batch, kv head). */
-  blasAttnFwd(u0, u1, B, T, S, H, Hkv, D, scale, causal, layout, q, k, v, keyMask, out, lse, scratch) {
+  /** out = softmax(scale·q kᵀ + masks) v and lse [B, H, T], over the B·Hkv units of (batch, kv head). */
+  blasAttnFwd(counter, B, T, S, H, Hkv, D, scale, causal, layout, q, k, v, keyMask, out, lse, scratch) {
     const h32 = heap(), L = heads(B, T, S, H, Hkv, D, layout), r = H / Hkv, sc = scratch >> 2;
     const q0 = q >> 2, k0 = k >> 2, v0 = v >> 2, o0 = out >> 2;
-    for (let u = u0; u < u1; u++) {
+    for (const u of chunks(counter, B * Hkv)) {
       const b = Math.floor(u / Hkv), g = u % Hkv, ko = L.k(b, g);
       for (let j = 0; j < r; j++) {
         const h = g * r + j, qo = L.q(b, h);
@@ -77,12 +99,12 @@ export const ops = {
     return 0;
   },
 
-  /** dq, dk, dv (overwritten) for units u0..u1, recomputing P from q, k and lse. */
-  blasAttnBwd(u0, u1, B, T, S, H, Hkv, D, scale, causal, layout, q, k, v, keyMask, out, lse, dout, dq, dk, dv, scratch) {
+  /** dq, dk, dv (overwritten) over the B·Hkv units, recomputing P from q, k and lse. */
+  blasAttnBwd(counter, B, T, S, H, Hkv, D, scale, causal, layout, q, k, v, keyMask, out, lse, dout, dq, dk, dv, scratch) {
     const h32 = heap(), L = heads(B, T, S, H, Hkv, D, layout), r = H / Hkv;
     const p = scratch >> 2, ds = p + T * S, dsBytes = scratch + 4 * T * S;
     const q0 = q >> 2, k0 = k >> 2, v0 = v >> 2, do0 = dout >> 2, dq0 = dq >> 2, dk0 = dk >> 2, dv0 = dv >> 2;
-    for (let u = u0; u < u1; u++) {
+    for (const u of chunks(counter, B * Hkv)) {
       const b = Math.floor(u / Hkv), g = u % Hkv, ko = L.k(b, g);
       for (let j = 0; j < r; j++) {
         const h = g * r + j, qo = L.q(b, h), beta = j === 0 ? 0 : 1;
