@@ -4,12 +4,16 @@
 // the cache does before writing it: a copy moves 3 arrays, an in-place update like AdamW's p, m, v none extra.
 // (Counting a copy as 2 arrays made in-place AdamW read "152% of copy".)
 // Prints a table and one JSON line per measurement. Best-of timing (the machine is shared). Also times one
-// attention forward/backward call at the training anchor's shape (B 16, H 4, T 128, D 64, causal) per layout.
+// attention forward/backward call at the training anchor's shape (B 16, H 4, T 128, D 64, causal) per layout, and
+// at the demo model's LLM shape (B 8, T 180, H 6 / 2 kv, D 32, causal), with the fused wasm kernel and, where a
+// CBLAS loads, the blas backend's attention from sgemm (src/backend/blas/attention.ts).
 // Usage: node --import tsx bench/ops.ts [--threads 1,2] [--n 16777216]
 import { createWasmRuntime, splitRange, type WasmRuntime } from '../src/backend/wasm/runtime.ts';
 import { adamw, binary, swiglu, swigluBwd, unary } from '../src/backend/wasm/elementwise.ts';
 import { layerNorm, rmsNorm, rmsNormBwd, softmax } from '../src/backend/wasm/rows.ts';
-import { attentionBwd, attentionFwd } from '../src/backend/wasm/attention.ts';
+import { attentionBwd, attentionFwd, type AttentionShape } from '../src/backend/wasm/attention.ts';
+import { attachBlas } from '../src/backend/blas/index.ts';
+import { blasAttentionBwd, blasAttentionFwd } from '../src/backend/blas/attention.ts';
 import { clipGradNorm } from '../src/optim/clip.ts';
 import { tensor } from '../src/tensor/index.ts';
 
@@ -78,29 +82,35 @@ function run(rt: WasmRuntime, threads: number): void {
   for (const x of [a, b, c, d, e, w, bias, mean, rstd]) h.free(x.ptr);
 }
 
-function attention(rt: WasmRuntime, threads: number): void {
-  const sh = { B: 16, T: 128, S: 128, H: 4, Hkv: 4, D: 64, causal: true };
-  const m = sh.B * sh.T * sh.H * sh.D;
-  const [q, k, v, g, o, dq, dk, dv] = Array.from({ length: 8 }, () => {
-    const x = rt.heap.alloc(m);
-    for (let i = 0; i < m; i++) x.array[i] = Math.sin(i * 1.3);
-    return x;
-  });
-  const lse = rt.heap.alloc(sh.B * sh.H * sh.T);
-  for (const layout of ['bthd', 'bhtd'] as const) {
-    const s = { ...sh, layout };
-    const fwd = bestSeconds(() => attentionFwd(rt, s, q!.array, k!.array, v!.array, o!.array, lse.array), 0.5);
-    const bwd = bestSeconds(() => attentionBwd(rt, s, q!.array, k!.array, v!.array, o!.array, lse.array, g!.array, dq!.array, dk!.array, dv!.array), 0.5);
-    console.log(JSON.stringify({ bench: 'attention', impl: 'tessera-wasm', threads, layout, ...sh, fwd_ms: +(fwd * 1e3).toFixed(2), bwd_ms: +(bwd * 1e3).toFixed(2) }));
-    rows_.push(`attention ${layout} threads=${threads}  fwd ${(fwd * 1e3).toFixed(1).padStart(6)} ms  bwd ${(bwd * 1e3).toFixed(1).padStart(6)} ms`);
+function attention(rt: WasmRuntime, threads: number, blas: boolean): void {
+  const impls = [{ impl: 'tessera-wasm', fwd: attentionFwd, bwd: attentionBwd }, ...(blas ? [{ impl: 'tessera-blas', fwd: blasAttentionFwd, bwd: blasAttentionBwd }] : [])];
+  const shapes: [string, AttentionShape][] = [
+    ['anchor', { B: 16, T: 128, S: 128, H: 4, Hkv: 4, D: 64, causal: true, layout: 'bthd' }],
+    ['anchor', { B: 16, T: 128, S: 128, H: 4, Hkv: 4, D: 64, causal: true, layout: 'bhtd' }],
+    ['demo LLM', { B: 8, T: 180, S: 180, H: 6, Hkv: 2, D: 32, causal: true, layout: 'bthd' }],
+  ];
+  for (const [name, s] of shapes) {
+    const m = s.B * s.T * s.H * s.D, mk = s.B * s.S * s.Hkv * s.D;
+    const [q, g, o, dq] = Array.from({ length: 4 }, () => rt.heap.alloc(m));
+    const [k, v, dk, dv] = Array.from({ length: 4 }, () => rt.heap.alloc(mk));
+    for (const x of [q, g, k, v]) for (let i = 0; i < x!.array.length; i++) x!.array[i] = Math.sin(i * 1.3);
+    const lse = rt.heap.alloc(s.B * s.H * s.T);
+    for (const { impl, fwd: f, bwd: b } of impls) {
+      const fwd = bestSeconds(() => f(rt, s, q!.array, k!.array, v!.array, o!.array, lse.array), 0.5);
+      const bwd = bestSeconds(() => b(rt, s, q!.array, k!.array, v!.array, o!.array, lse.array, g!.array, dq!.array, dk!.array, dv!.array), 0.5);
+      const { layout, ...sh } = s;
+      console.log(JSON.stringify({ bench: 'attention', impl, threads, config: name, layout, ...sh, fwd_ms: +(fwd * 1e3).toFixed(2), bwd_ms: +(bwd * 1e3).toFixed(2) }));
+      rows_.push(`attention ${name.padEnd(8)} ${layout} ${impl.padEnd(12)} threads=${threads}  fwd ${(fwd * 1e3).toFixed(2).padStart(7)} ms  bwd ${(bwd * 1e3).toFixed(2).padStart(7)} ms`);
+    }
+    for (const x of [q, g, o, dq, k, v, dk, dv, lse]) rt.heap.free(x!.ptr);
   }
-  for (const x of [q, k, v, g, o, dq, dk, dv, lse]) rt.heap.free(x!.ptr);
 }
 
 for (const threads of arg('threads', '1,2')) {
   const rt = await createWasmRuntime({ threads });
   run(rt, threads);
-  attention(rt, threads);
+  const blas = await attachBlas(rt).then(() => true, (e: Error) => { console.error(`blas attention skipped: ${e.message}`); return false; });
+  attention(rt, threads, blas);
   await rt.close();
 }
 console.log(`\n${rows_.join('\n')}`);

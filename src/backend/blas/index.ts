@@ -142,15 +142,25 @@ export function blasMatmul(blas: Cblas, fallback: Kernels['matmul'], rt: WasmRun
 }
 
 /**
+ * Loads CBLAS, single-threaded, and its pool ops (pool-ops.mjs: blasSgemm, blasAttnFwd, blasAttnBwd) on every
+ * thread of the wasm runtime `rt`.
+ */
+export async function attachBlas(rt: WasmRuntime): Promise<Cblas> {
+  const blas = loadCblas();
+  await rt.pool.loadOps(new URL('./pool-ops.mjs', import.meta.url).href, { library: blas.library }, rt.heap.memory);
+  blas.setThreads(1);
+  return blas;
+}
+
+/**
  * A backend that is `base` with GEMM through CBLAS. On a wasm base the products are split across its worker pool
  * (OpenBLAS single-threaded) and attention is built from GEMMs (./attention.ts); on the reference backend
  * OpenBLAS uses `threads` threads itself.
  */
 export async function blasBackend(base: Backend & { runtime?: WasmRuntime }, threads: number): Promise<Backend> {
-  const blas = loadCblas();
   const rt = base.runtime ?? null;
-  if (rt) await rt.pool.loadOps(new URL('./pool-ops.mjs', import.meta.url).href, { library: blas.library }, rt.heap.memory);
-  blas.setThreads(rt ? 1 : threads);
+  const blas = rt ? await attachBlas(rt) : loadCblas();
+  if (!rt) blas.setThreads(threads);
   const baseMatmul = base.kernels.matmul;
   const threading = rt ? `split over the ${rt.threads} wasm worker${rt.threads === 1 ? '' : 's'}, attention from GEMMs` : `${threads} OpenBLAS thread${threads === 1 ? '' : 's'}`;
   const attention = rt ? wasmKernels(rt, { fwd: blasAttentionFwd, bwd: blasAttentionBwd }) : {};
