@@ -1,6 +1,7 @@
 // SGEMM / SGEMV throughput of the wasm backend (src/backend/wasm) at 1 and 2 threads, plus pool dispatch cost;
-// the same square SGEMM through the system BLAS (tessera-blas) and, with TESSERA_REF_PYTHON=/path/to/python,
-// numpy and PyTorch. Prints a table and one JSON line per measurement {bench, impl, threads, n, gflops}.
+// the same square SGEMM through the blas backend's matmul kernel (tessera-blas: single-threaded OpenBLAS calls
+// split across tessera's worker pool), through OpenBLAS called directly with its own threads (openblas, the
+// issue's "direct OpenBLAS"), and, with TESSERA_REF_PYTHON=/path/to/python, numpy and PyTorch. Prints a table and one JSON line per measurement {bench, impl, threads, n, gflops}.
 // Best-of timing: the machine is shared, so the minimum over repetitions is the least noisy estimate of what
 // the kernel can do; single-thread wasm rows also give GFLOP per CPU-second (`gflops_cpu`), which other
 // processes' load does not change.
@@ -11,7 +12,9 @@
 import { spawnSync } from 'node:child_process';
 import { createWasmRuntime, wasmVariant, type WasmRuntime } from '../src/backend/wasm/runtime.ts';
 import { sgemm } from '../src/backend/wasm/gemm.ts';
-import { loadCblas } from '../src/backend/blas/index.ts';
+import { blasBackend, loadCblas } from '../src/backend/blas/index.ts';
+import { createWasmBackend } from '../src/backend/wasm/index.ts';
+import type { Backend } from '../src/backend/backend.ts';
 
 function arg(name: string, fallback: string): number[] {
   const i = process.argv.indexOf(`--${name}`);
@@ -61,14 +64,33 @@ function benchGemm(rt: WasmRuntime, n: number): { gflops: number; gflopsCpu: num
   return { gflops: flop / s / 1e9, gflopsCpu: flop / cpu / 1e9 };
 }
 
-function benchBlas(threads: number, n: number): number | null {
+/** OpenBLAS called directly (its own threads), op(A)·op(B) of M×K by K×N; null without a CBLAS. */
+function benchOpenblas(threads: number, tA: boolean, tB: boolean, M: number, N: number, K: number): number | null {
   let blas;
   try { blas = loadCblas(); } catch { return null; }
   blas.setThreads(threads);
-  const A = new Float32Array(n * n), B = new Float32Array(n * n), C = new Float32Array(n * n);
+  const A = new Float32Array(M * K), B = new Float32Array(K * N), C = new Float32Array(M * N);
   randn(A); randn(B);
-  const s = bestSeconds(() => blas.sgemm(101, 111, 111, n, n, n, 1, A, n, B, n, 0, C, n), n >= 2048 ? 4 : 1.5);
-  return (2 * n * n * n) / s / 1e9;
+  const s = bestSeconds(() => blas.sgemm(101, tA ? 112 : 111, tB ? 112 : 111, M, N, K, 1, A, tA ? M : K, B, tB ? K : N, 0, C, N), M * N * K >= 2048 ** 3 ? 4 : 1.5);
+  return (2 * M * N * K) / s / 1e9;
+}
+
+/** The blas backend's matmul kernel on operands in its wasm heap (as every tensor of a training step is). */
+function benchBackendMatmul(b: Backend & { runtime: WasmRuntime }, tA: boolean, tB: boolean, M: number, N: number, K: number): number {
+  const heap = b.runtime.heap, [A, B, C] = [heap.alloc(M * K), heap.alloc(K * N), heap.alloc(M * N)];
+  randn(A.array); randn(B.array);
+  const a = { data: A.array, shape: [M, K], strides: tA ? [1, M] : [K, 1], offset: 0 };
+  const bv = { data: B.array, shape: [K, N], strides: tB ? [1, K] : [N, 1], offset: 0 };
+  const s = bestSeconds(() => b.kernels.matmul!(a, bv, [], M, N, K, C.array), M * N * K >= 2048 ** 3 ? 4 : 1.5);
+  for (const x of [A, B, C]) heap.free(x.ptr);
+  return (2 * M * N * K) / s / 1e9;
+}
+
+/** The blas backend over a fresh wasm runtime of `threads` threads, or null without a CBLAS. */
+async function blasOn(threads: number): Promise<(Backend & { runtime: WasmRuntime }) | null> {
+  try { loadCblas(); } catch { return null; }
+  const wasm = await createWasmBackend(threads);
+  return { ...(await blasBackend(wasm, threads)), runtime: wasm.runtime };
 }
 
 // numpy and torch matmul timed in the reference Python, best of repetitions, one JSON line per measurement
@@ -152,17 +174,28 @@ if (process.argv.includes('--shapes')) {
   const rows: string[] = [];
   for (const threads of arg('threads', '1,2')) {
     const rt = await createWasmRuntime({ threads });
-    let flop = 0, seconds = 0;
+    const totals = { 'tessera-wasm': [0, 0], 'tessera-blas': [0, 0], openblas: [0, 0] } as Record<string, [number, number]>;
+    const blas = await blasOn(threads);
     for (const [name, tA, tB, M, N, K] of TRAINING) {
       const { gflops, gflopsCpu } = benchShape(rt, tA, tB, M, N, K);
-      flop += 2 * M * N * K; seconds += (2 * M * N * K) / (gflops * 1e9);
-      console.log(JSON.stringify({ bench: 'gemm-training', impl: 'tessera-wasm', variant: wasmVariant, threads, name, transA: tA, transB: tB, M, N, K,
-        gflops: +gflops.toFixed(2), gflops_cpu: +gflopsCpu.toFixed(2) }));
-      rows.push(`${name.padEnd(15)} ${tA ? 'T' : 'N'}${tB ? 'T' : 'N'} ${`${M}×${N}×${K}`.padEnd(15)} threads=${threads}  ${gflops.toFixed(1).padStart(6)} GFLOP/s` +
-        `  (${gflopsCpu.toFixed(1)} per CPU-second)`);
+      const flop = 2 * M * N * K;
+      const line = (impl: string, g: number, extra: Record<string, number | string> = {}) => {
+        totals[impl]![0] += flop; totals[impl]![1] += flop / (g * 1e9);
+        console.log(JSON.stringify({ bench: 'gemm-training', impl, threads, name, transA: tA, transB: tB, M, N, K, gflops: +g.toFixed(2), ...extra }));
+        rows.push(`${name.padEnd(15)} ${tA ? 'T' : 'N'}${tB ? 'T' : 'N'} ${`${M}×${N}×${K}`.padEnd(15)} ${impl.padEnd(12)} threads=${threads}  ${g.toFixed(1).padStart(6)} GFLOP/s`);
+      };
+      line('tessera-wasm', gflops, { variant: wasmVariant, gflops_cpu: +gflopsCpu.toFixed(2) });
+      if (blas) {
+        line('tessera-blas', benchBackendMatmul(blas, tA, tB, M, N, K));
+        line('openblas', benchOpenblas(threads, tA, tB, M, N, K)!);
+        loadCblas().setThreads(1); // what the backend's pool workers expect
+      }
     }
-    rows.push(`all shapes, one each          threads=${threads}  ${(flop / seconds / 1e9).toFixed(1).padStart(6)} GFLOP/s`);
+    for (const [impl, [flop, sec]] of Object.entries(totals)) {
+      if (sec > 0) rows.push(`all shapes, one each ${impl.padEnd(12)} threads=${threads}  ${(flop / sec / 1e9).toFixed(1).padStart(6)} GFLOP/s`);
+    }
     await rt.close();
+    await blas?.runtime.close();
   }
   console.log(`\nwasm build: ${wasmVariant}\n${rows.join('\n')}`);
   process.exit(0);
@@ -187,12 +220,16 @@ for (const threads of arg('threads', '1,2')) {
   await rt.close();
 }
 for (const threads of arg('threads', '1,2')) {
+  const blas = await blasOn(threads);
+  if (!blas) break;
   for (const n of arg('sizes', '128,512,1024,2048')) {
-    const gflops = benchBlas(threads, n);
-    if (gflops === null) break;
-    console.log(JSON.stringify({ bench: 'gemm', impl: 'tessera-blas', threads, n, gflops: +gflops.toFixed(2) }));
-    rows.push(`blas    n=${String(n).padEnd(5)} threads=${threads}  ${gflops.toFixed(1).padStart(6)} GFLOP/s`);
+    for (const [impl, gflops] of [['tessera-blas', benchBackendMatmul(blas, false, false, n, n, n)], ['openblas', benchOpenblas(threads, false, false, n, n, n)!]] as const) {
+      console.log(JSON.stringify({ bench: 'gemm', impl, threads, n, gflops: +gflops.toFixed(2) }));
+      rows.push(`${impl.padEnd(12)} n=${String(n).padEnd(5)} threads=${threads}  ${gflops.toFixed(1).padStart(6)} GFLOP/s`);
+    }
+    loadCblas().setThreads(1); // what the backend's pool workers expect
   }
+  await blas.runtime.close();
 }
 for (const m of benchPython(arg('sizes', '128,512,1024,2048'), arg('threads', '1,2'))) {
   console.log(JSON.stringify(m));

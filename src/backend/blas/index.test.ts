@@ -71,9 +71,10 @@ test('on a 2-thread wasm base, products split across the worker pool equal the r
     assert.match(blas.detail ?? '', /split over the 2 wasm workers/);
     const rng = new Rng(11);
     const id = (t: Tensor) => t, tr = (t: Tensor) => t.transpose();
-    // [a shape, b shape]: row split (M ≥ N), column split (M small), whole matrices per chunk (batch ≥ 2), more
-    // chunks than threads (rows; matrices), a broadcast batch, and a product small enough for the calling thread
-    const shapes: [number[], number[]][] = [[[203, 96], [96, 150]], [[9, 256], [256, 515]], [[3, 70, 90], [90, 81]], [[515, 256], [256, 300]],
+    // [a shape, b shape]: row split (M ≥ N), column split (N > M), K split (K long: partial products added), whole
+    // matrices per chunk (batch ≥ 2, also more matrices than threads), a broadcast batch, and a product small
+    // enough for the calling thread
+    const shapes: [number[], number[]][] = [[[203, 96], [96, 150]], [[9, 256], [256, 515]], [[40, 700], [700, 50]], [[3, 70, 90], [90, 81]],
       [[9, 100, 128], [128, 90]], [[2, 1, 64, 80], [3, 80, 72]], [[5, 6], [6, 7]]];
     for (const [sa, sb] of shapes) {
       for (const [fa, fb] of [[id, id], [tr, id], [id, tr], [tr, tr]] as const) {

@@ -21,6 +21,7 @@ import type { WasmRuntime } from '../wasm/runtime.ts';
 import { wasmKernels } from '../wasm/index.ts';
 import { blasAttentionBwd, blasAttentionFwd } from './attention.ts';
 import { chunkCounter } from './chunks.ts';
+import { binary } from '../wasm/elementwise.ts';
 
 const ROW_MAJOR = 101, NO_TRANS = 111, TRANS = 112;
 
@@ -86,13 +87,14 @@ export function loadCblas(): Cblas {
 
 /** Below this many flops a product runs on the calling thread alone (a dispatch costs a few µs). */
 const SPLIT_FLOPS = 1 << 20;
-/** Chunks are at least this many flops (smaller sgemm calls lose speed), and at most 4 per thread. */
-const CHUNK_FLOPS = 1 << 22;
 
 /**
- * The product split across the wasm pool (`blasSgemm`, pool-ops.mjs: chunks of matrices, rows or columns claimed
- * from a shared counter), or false when an operand is not in the pool's memory or the batch does not step
- * uniformly (the caller then runs it on this thread).
+ * The product split across the wasm pool (`blasSgemm`, pool-ops.mjs: one chunk per thread, claimed from a shared
+ * counter), or false when an operand is not in the pool's memory or the batch does not step uniformly (the caller
+ * then runs it on this thread). Each chunk is a separate sgemm that packs its own operands, so the split is chosen
+ * to pack little twice: whole matrices of a batch; else along K when K is long against M and N (a weight
+ * gradient gᵀ·x: each thread packs only its half of both operands, and the partial products are added); else the
+ * longer of M and N (a row split repacks B, a column split repacks A; the smaller one is repacked).
  */
 function pooledSgemm(rt: WasmRuntime, a: View, b: View, batch: Shape, M: number, N: number, K: number, out: Float32Array,
                      la: GemmOperand, lb: GemmOperand): boolean {
@@ -101,19 +103,25 @@ function pooledSgemm(rt: WasmRuntime, a: View, b: View, batch: Shape, M: number,
   const nb = batch.length, count = numel(batch);
   const sa = nb === 0 ? 0 : uniformBatchStride(batch, a.strides, nb), sb = nb === 0 ? 0 : uniformBatchStride(batch, b.strides, nb);
   if (sa === null || sb === null) return false;
-  const flops = 2 * M * N * K * count;
-  const threads = Math.min(rt.threads, Math.max(1, Math.floor(flops / SPLIT_FLOPS)));
-  const want = threads === 1 ? 1 : Math.max(threads, Math.min(4 * threads, Math.floor(flops / CHUNK_FLOPS)));
-  // whole matrices when there are enough of them, else row blocks (multiples of 8, the register-tile height),
-  // else column blocks (multiples of 16) when the rows are few
-  let mode = 0, per = Math.ceil(count / want);
-  if (want > 1 && count < want) {
-    if (M >= N || M >= 16 * want) { mode = 1; per = Math.ceil(M / want / 8) * 8; } else { mode = 2; per = Math.ceil(N / want / 16) * 16; }
+  const threads = Math.min(rt.threads, Math.max(1, Math.floor((2 * M * N * K * count) / SPLIT_FLOPS)));
+  // modes: 0 matrices, 1 rows (multiples of 8, the register-tile height), 2 columns (multiples of 16), 3 K
+  let mode = 0, per = Math.ceil(count / threads);
+  if (threads > 1 && count < threads) {
+    if (count === 1 && K >= 2 * Math.max(M, N)) { mode = 3; per = Math.ceil(K / threads / 8) * 8; }
+    else if (M >= N || N < 16 * threads) { mode = 1; per = Math.ceil(M / threads / 8) * 8; }
+    else { mode = 2; per = Math.ceil(N / threads / 16) * 16; }
   }
-  const n = Math.ceil((mode === 0 ? count : mode === 1 ? M : N) / per);
-  const job = [la.trans ? 1 : 0, lb.trans ? 1 : 0, M, N, K, A.byteOffset / 4 + a.offset, la.ld, B.byteOffset / 4 + b.offset, lb.ld,
-    out.byteOffset / 4, N, count, sa, sb, M * N, mode, per, n, threads === 1 ? 0 : chunkCounter(rt)];
-  rt.pool.run('blasSgemm', new Array<number[]>(Math.min(threads, n)).fill(job));
+  const n = Math.ceil([count, M, N, K][mode]! / per);
+  // a K split writes chunk 0 into the output and chunk i > 0 into partial i − 1, summed afterwards
+  const partials = mode === 3 ? heap.alloc((n - 1) * M * N) : null;
+  try {
+    const job = [la.trans ? 1 : 0, lb.trans ? 1 : 0, M, N, K, A.byteOffset / 4 + a.offset, la.ld, B.byteOffset / 4 + b.offset, lb.ld,
+      out.byteOffset / 4, N, count, sa, sb, M * N, mode, per, n, threads === 1 ? 0 : chunkCounter(rt), partials ? partials.ptr / 4 : 0];
+    rt.pool.run('blasSgemm', new Array<number[]>(Math.min(threads, n)).fill(job));
+    for (let i = 1; partials && i < n; i++) binary(rt, 'add', M * N, out, partials.array.subarray((i - 1) * M * N, i * M * N), out);
+  } finally {
+    if (partials) heap.free(partials.ptr);
+  }
   return true;
 }
 

@@ -64,9 +64,10 @@ export const ops = {
   /**
    * `count` products C_i = op(A_i) op(B_i) (C overwritten), operands at element offsets a + i·sa, b + i·sb,
    * c + i·sc of the shared memory, row-major with leading dimensions lda, ldb, ldc, in `n` chunks of `per`
-   * matrices (mode 0), rows (1) or columns (2) each.
+   * matrices (mode 0), rows (1), columns (2) or steps of K (3: count 1; chunk 0 writes C, chunk i > 0 the
+   * M × N partial at element offset partials + (i − 1)·M·N, which the caller adds).
    */
-  blasSgemm(ta, tb, M, N, K, a, lda, b, ldb, c, ldc, count, sa, sb, sc, mode, per, n, counter) {
+  blasSgemm(ta, tb, M, N, K, a, lda, b, ldb, c, ldc, count, sa, sb, sc, mode, per, n, counter, partials) {
     const h = heap();
     for (const i of chunks(counter, n)) {
       const lo = i * per;
@@ -75,9 +76,12 @@ export const ops = {
       } else if (mode === 1) {
         const m = Math.min(M, lo + per) - lo, ao = lo * (ta ? 1 : lda);
         for (let j = 0; j < count; j++) gemm(h, ta, tb, m, N, K, 1, a + j * sa + ao, lda, b + j * sb, ldb, 0, c + j * sc + lo * ldc, ldc);
-      } else {
+      } else if (mode === 2) {
         const w = Math.min(N, lo + per) - lo, bo = lo * (tb ? ldb : 1);
         for (let j = 0; j < count; j++) gemm(h, ta, tb, M, w, K, 1, a + j * sa, lda, b + j * sb + bo, ldb, 0, c + j * sc + lo, ldc);
+      } else {
+        const k = Math.min(K, lo + per) - lo;
+        gemm(h, ta, tb, M, N, k, 1, a + lo * (ta ? lda : 1), lda, b + lo * (tb ? 1 : ldb), ldb, 0, i === 0 ? c : partials + (i - 1) * M * N, ldc);
       }
     }
     return 0;
