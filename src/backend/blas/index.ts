@@ -1,13 +1,14 @@
 // The `blas` path: GEMM through a system CBLAS (OpenBLAS on Linux, Accelerate on macOS) called with koffi.
-// Only matmul is overridden; every other kernel comes from the backend it is layered on (wasm when built,
-// else the reference). A batched product calls sgemm once per matrix, with the transposes read off the
-// strides, so transposed views never copy.
+// matmul is overridden, and on a wasm base attention (built from sgemm, ./attention.ts); every other kernel comes
+// from the backend it is layered on (wasm when built, else the reference). A batched product calls sgemm once
+// per matrix, with the transposes read off the strides, so transposed views never copy.
 //
 // Threads: on the wasm backend, OpenBLAS runs single-threaded and a product is split across tessera's own worker
 // pool (pool-ops.mjs: each worker calls sgemm on its rows, columns or matrices of the batch). OpenBLAS's own
 // threads sleep between calls and took ~0.2 ms to wake on this VM, longer than most products of a small model
 // take; the pool's workers spin between kernels and are the same threads the wasm kernels use, so the two never
-// compete for the cores. On the reference backend (no pool) OpenBLAS keeps its own threads.
+// compete for the cores. On the reference backend (no pool) OpenBLAS keeps its own threads. OpenBLAS's thread
+// count is one setting per process: a process holding both kinds sees the last one set (results do not change).
 
 import { readFileSync } from 'node:fs';
 import koffi, { type LibraryHandle } from 'koffi';

@@ -32,6 +32,28 @@ test('two workers each fill their half of a shared buffer and return values', as
   assert.throws(() => rt.pool.run('scale', [[0, 0, 0, 0]]), /closed/);
 });
 
+test('loadOps runs a JS module\'s ops on every thread over the shared memory, and refuses a module without ops', async () => {
+  const rt = await createWasmRuntime({ threads: 2 });
+  try {
+    const url = new URL('../../../test/fixtures/pool/ops.mjs', import.meta.url).href;
+    const loading = rt.pool.loadOps(url, { scale: 3 }, rt.heap.memory);
+    // nothing may run while the workers import (it would run out of turn)
+    assert.throws(() => rt.pool.run('sumSquares', [[0, 0], [0, 0]]), /'loadOps' is running/);
+    await loading;
+    await rt.pool.loadOps(url, { scale: 3 }, rt.heap.memory); // a second load of the same module is a no-op
+    const x = rt.heap.alloc(100), out = rt.heap.alloc(100);
+    for (let i = 0; i < 100; i++) x.array[i] = i;
+    assert.deepEqual(rt.pool.run('jsScale', [[50, x.ptr, out.ptr], [50, x.ptr + 200, out.ptr + 200]]), [0, 1]);
+    assert.equal(out.array[7], 21);
+    assert.equal(out.array[99], 297);
+    // wasm exports still run by name beside the JS ops
+    assert.deepEqual(rt.pool.run('sumSquares', [[1, out.ptr + 4], [1, out.ptr + 4]]), [9, 9]);
+    await assert.rejects(rt.pool.loadOps(new URL('../../../test/fixtures/pool/no-ops.mjs', import.meta.url).href, {}, rt.heap.memory), /exports no 'ops'/);
+  } finally {
+    await rt.close();
+  }
+});
+
 test('a kernel that traps on a worker or on the calling thread is an Error naming kernel and thread; the pool goes on', async () => {
   const rt = await createWasmRuntime({ threads: 2, poolTimeoutMs: 5000 });
   try {

@@ -29,7 +29,7 @@ const LOAD_OPS = -2;
 const SLOT_INTS = 16;
 const SLOT_ARGS = 32;
 const MSG_BYTES = 512;
-const SPIN = Number(process.env.SPIN ?? 20000); // Atomics.load iterations (a few µs) before sleeping
+const SPIN = 20000; // Atomics.load iterations (a few µs) before sleeping
 const SLICE_MS = 1000;
 const DEFAULT_TIMEOUT_MS = 30_000;
 
@@ -125,14 +125,31 @@ export class WorkerPool {
     if (this.loaded.has(url)) return;
     if (this.closed || this.broken) throw new Error(`WorkerPool.loadOps: the pool is ${this.closed ? 'closed' : `unusable: ${this.broken}`}`);
     if (this.running !== null) throw new Error(`WorkerPool.loadOps: '${this.running}' is running`);
-    const mod = (await import(url)) as {
-      init?: (a: { memory: WebAssembly.Memory; exports: WebAssembly.Exports; config: unknown; worker: number }) => void; ops?: Record<string, WasmFn>;
-    };
-    if (!mod.ops || typeof mod.ops !== 'object') throw new Error(`WorkerPool.loadOps: ${url} exports no 'ops' object`);
-    mod.init?.({ memory, exports: this.mainExports, config, worker: 0 });
-    const request = new TextEncoder().encode(JSON.stringify({ url, config }));
-    if (request.length >= MSG_BYTES) throw new Error(`WorkerPool.loadOps: the request for ${url} is over ${MSG_BYTES - 1} bytes`);
-    const ctl = this.ctl;
+    // kernels posted while a worker imports would run out of turn and leave this wait on the wrong sequence number
+    this.running = 'loadOps';
+    try {
+      const mod = (await import(url)) as {
+        init?: (a: { memory: WebAssembly.Memory; exports: WebAssembly.Exports; config: unknown; worker: number }) => void; ops?: Record<string, WasmFn>;
+      };
+      if (!mod.ops || typeof mod.ops !== 'object') throw new Error(`WorkerPool.loadOps: ${url} exports no 'ops' object`);
+      for (const name of Object.keys(mod.ops)) {
+        if (this.opIndex.has(name)) throw new Error(`WorkerPool.loadOps: op '${name}' of ${url} is already defined`);
+      }
+      mod.init?.({ memory, exports: this.mainExports, config, worker: 0 });
+      const request = new TextEncoder().encode(JSON.stringify({ url, config }));
+      if (request.length >= MSG_BYTES) throw new Error(`WorkerPool.loadOps: the request for ${url} is over ${MSG_BYTES - 1} bytes`);
+      await this.importOnWorkers(url, request, this.ctl);
+      for (const [name, f] of Object.entries(mod.ops)) {
+        this.opIndex.set(name, this.mainFns.length);
+        this.mainFns.push(f);
+      }
+      this.loaded.add(url);
+    } finally {
+      this.running = null;
+    }
+  }
+
+  private async importOnWorkers(url: string, request: Uint8Array, ctl: Int32Array): Promise<void> {
     const seqs = this.workers.map((_, i) => {
       const w = i + 1, base = w * SLOT_INTS;
       this.msg.fill(0, w * MSG_BYTES, (w + 1) * MSG_BYTES);
@@ -154,12 +171,6 @@ export class WorkerPool {
       }
       if (ctl[base + ERR] !== 0) throw new Error(`WorkerPool.loadOps: worker ${w} could not load ${url}: ${this.message(w)}`);
     }
-    for (const [name, f] of Object.entries(mod.ops)) {
-      if (this.opIndex.has(name)) throw new Error(`WorkerPool.loadOps: op '${name}' of ${url} is already defined`);
-      this.opIndex.set(name, this.mainFns.length);
-      this.mainFns.push(f);
-    }
-    this.loaded.add(url);
   }
 
   /** The node Worker behind pool worker w (1 ≤ w < size), e.g. to terminate a stuck one. */
