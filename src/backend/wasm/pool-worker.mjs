@@ -6,8 +6,9 @@
 // Plain JS so it loads in any Worker without a TypeScript loader.
 //
 // JS ops (pool.ts loadOps): OP = -2 asks the worker to import the module named in its message area
-// ({"url", "config"} as JSON), call its `init({ memory, exports, config, worker })` (exports: this worker's wasm instance), and append the functions of its
-// `ops` object to the op table, in the order the main thread appends them (Object.entries order).
+// ({"url", "config", "base"} as JSON), call its `init({ memory, exports, config, worker })` (exports: this worker's
+// wasm instance), and put the functions of its `ops` object in the op table from index `base` on, in the order the
+// main thread registers them (Object.entries order).
 import { parentPort, workerData } from 'node:worker_threads';
 
 const { module, memory, ctlBuffer, argBuffer, msgBuffer, index, opNames, spin, sliceMs, slot } = workerData;
@@ -33,9 +34,10 @@ const LOAD_OPS = -2;
 async function loadOps() {
   const bytes = msg.slice(); // a copy: TextDecoder refuses shared views
   const end = bytes.indexOf(0);
-  const { url, config } = JSON.parse(new TextDecoder().decode(end < 0 ? bytes : bytes.subarray(0, end)));
+  const { url, config, base } = JSON.parse(new TextDecoder().decode(end < 0 ? bytes : bytes.subarray(0, end)));
   const mod = await import(url);
   mod.init?.({ memory, exports: instance.exports, config, worker: index });
+  fns.length = base; // drop what a load the main thread did not register left behind
   for (const f of Object.values(mod.ops)) fns.push(f);
 }
 // read the sequence number before announcing readiness, or a job posted in between would be missed

@@ -54,6 +54,23 @@ test('loadOps runs a JS module\'s ops on every thread over the shared memory, an
   }
 });
 
+test('a module that fails to load on one worker leaves no stale ops behind on the others', async () => {
+  const rt = await createWasmRuntime({ threads: 3 });
+  try {
+    const fixture = (name: string) => new URL(`../../../test/fixtures/pool/${name}`, import.meta.url).href;
+    await assert.rejects(rt.pool.loadOps(fixture('fails-on-worker-2.mjs'), {}, rt.heap.memory), /worker 2 could not load .*init refused on worker 2/);
+    assert.throws(() => rt.pool.run('stale', [[]]), /no export 'stale'/);
+    await rt.pool.loadOps(fixture('ops.mjs'), { scale: 2 }, rt.heap.memory);
+    const x = rt.heap.alloc(3), out = rt.heap.alloc(3);
+    x.array.set([1, 2, 3]);
+    // each thread scales one float and says which thread it is (worker 1 would run `stale` and return -1)
+    assert.deepEqual(rt.pool.run('jsScale', [0, 1, 2].map((i) => [1, x.ptr + 4 * i, out.ptr + 4 * i])), [0, 1, 2]);
+    assert.deepEqual([...out.array], [2, 4, 6]);
+  } finally {
+    await rt.close();
+  }
+});
+
 test('a kernel that traps on a worker or on the calling thread is an Error naming kernel and thread; the pool goes on', async () => {
   const rt = await createWasmRuntime({ threads: 2, poolTimeoutMs: 5000 });
   try {

@@ -136,7 +136,8 @@ export class WorkerPool {
         if (this.opIndex.has(name)) throw new Error(`WorkerPool.loadOps: op '${name}' of ${url} is already defined`);
       }
       mod.init?.({ memory, exports: this.mainExports, config, worker: 0 });
-      const request = new TextEncoder().encode(JSON.stringify({ url, config }));
+      // the ops take indices from `base` on every thread, whatever an earlier failed load left on a worker
+      const request = new TextEncoder().encode(JSON.stringify({ url, config, base: this.mainFns.length }));
       if (request.length >= MSG_BYTES) throw new Error(`WorkerPool.loadOps: the request for ${url} is over ${MSG_BYTES - 1} bytes`);
       await this.importOnWorkers(url, request, this.ctl);
       for (const [name, f] of Object.entries(mod.ops)) {
