@@ -6,7 +6,7 @@
 // head dim 32 of the demo model; OpenBLAS runs these products (180×180×32 and the like) at 85–95 on one thread.
 // Scratch grows with T·S per worker (2 · T · S floats), which is fine at the sequence lengths this path serves.
 import { ptrOf, splitRange, type WasmRuntime } from '../wasm/runtime.ts';
-import { checkAttentionShape, type AttentionShape } from '../wasm/attention.ts';
+import { attentionScratch, checkAttentionShape, type AttentionShape } from '../wasm/attention.ts';
 import { chunkCounter } from './chunks.ts';
 
 type F32 = Float32Array;
@@ -20,13 +20,9 @@ function args(rt: WasmRuntime, kn: string, s: AttentionShape, q: F32, k: F32, v:
 /** Runs `op` over the (batch, kv head) units, claimed one at a time by the pool's threads, each with 2·T·S floats of scratch. */
 function runUnits(rt: WasmRuntime, op: string, s: AttentionShape, flopsPerScore: number, jobArgs: number[]): void {
   const threads = splitRange(rt, s.B * s.Hkv, 1, flopsPerScore * s.B * s.H * s.T * s.S * s.D).length;
-  const scratch = Array.from({ length: threads }, () => rt.heap.allocBytes(8 * s.T * s.S));
-  try {
-    const counter = threads === 1 ? 0 : chunkCounter(rt);
-    rt.pool.run(op, scratch.map((sc) => [counter, ...jobArgs, sc]));
-  } finally {
-    for (const p of scratch) rt.heap.free(p);
-  }
+  const scratch = attentionScratch(rt, 8 * s.T * s.S);
+  const counter = threads === 1 ? 0 : chunkCounter(rt);
+  rt.pool.run(op, scratch.slice(0, threads).map((sc) => [counter, ...jobArgs, sc]));
 }
 
 export function blasAttentionFwd(rt: WasmRuntime, s: AttentionShape, q: F32, k: F32, v: F32, out: F32, lse: F32, keyMask?: Int32Array): void {

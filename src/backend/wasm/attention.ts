@@ -30,10 +30,10 @@ export function checkAttentionShape(s: AttentionShape): void {
   if (s.causal && s.T > s.S) throw new Error(`attention: causal needs T <= S, got T=${s.T}, S=${s.S}`);
 }
 
-// Per-worker scratch (packed K, V and their transposes, query-block tiles), grown on demand and kept per runtime.
+// Per-worker attention scratch (here packed K, V and their transposes and query-block tiles; the blas backend's
+// materialised scores), at least `bytes` a worker, grown on demand and kept per runtime.
 const scratches = new WeakMap<WasmRuntime, { bytes: number; ptrs: number[] }>();
-function scratchFor(rt: WasmRuntime, s: AttentionShape): number[] {
-  const bytes = rt.fn.attnScratchBytes!(s.S, s.D);
+export function attentionScratch(rt: WasmRuntime, bytes: number): number[] {
   let sc = scratches.get(rt);
   if (!sc || sc.bytes < bytes) {
     if (sc) for (const p of sc.ptrs) rt.heap.free(p);
@@ -60,7 +60,7 @@ export function attentionFwd(rt: WasmRuntime, s: AttentionShape, q: F32, k: F32,
   const args = [s.B, s.T, s.S, s.H, s.Hkv, s.D, s.scale ?? 1 / Math.sqrt(s.D), s.causal ? 1 : 0, layoutCode(s),
     ptrOf(rt, kn, 'q', q, nq), ptrOf(rt, kn, 'k', k, nk), ptrOf(rt, kn, 'v', v, nk), maskPtr(rt, kn, s, keyMask),
     ptrOf(rt, kn, 'out', out, nq), ptrOf(rt, kn, 'lse', lse, s.B * s.H * s.T)];
-  const scratch = scratchFor(rt, s);
+  const scratch = attentionScratch(rt, rt.fn.attnScratchBytes!(s.S, s.D));
   rt.pool.run('attnFwd', units(rt, s, 4).map(([u0, u1], w) => [u0, u1, ...args, scratch[w]!]));
 }
 
@@ -73,6 +73,6 @@ export function attentionBwd(rt: WasmRuntime, s: AttentionShape, q: F32, k: F32,
     ptrOf(rt, kn, 'q', q, nq), ptrOf(rt, kn, 'k', k, nk), ptrOf(rt, kn, 'v', v, nk), maskPtr(rt, kn, s, keyMask),
     ptrOf(rt, kn, 'out', out, nq), ptrOf(rt, kn, 'lse', lse, s.B * s.H * s.T), ptrOf(rt, kn, 'dout', dout, nq),
     ptrOf(rt, kn, 'dq', dq, nq), ptrOf(rt, kn, 'dk', dk, nk), ptrOf(rt, kn, 'dv', dv, nk)];
-  const scratch = scratchFor(rt, s);
+  const scratch = attentionScratch(rt, rt.fn.attnScratchBytes!(s.S, s.D));
   rt.pool.run('attnBwd', units(rt, s, 10).map(([u0, u1], w) => [u0, u1, ...args, scratch[w]!]));
 }

@@ -15,7 +15,7 @@ import { referenceKernels } from '../reference/index.ts';
 import { walk2 } from '../reference/iter.ts';
 import { gemmLayout, gemmSpan, uniformBatchStride } from '../gemm-layout.ts';
 import { allocStorage, type DType, type FloatStorage, type StorageOf } from '../../tensor/dtype.ts';
-import { numel, type Shape } from '../../tensor/shape.ts';
+import { contiguousStrides, numel, type Shape } from '../../tensor/shape.ts';
 import { createWasmRuntime, wasmVariant, type WasmRuntime } from './runtime.ts';
 import * as E from './elementwise.ts';
 import * as R from './rows.ts';
@@ -85,22 +85,16 @@ export function wasmKernels(rt: WasmRuntime, attn: AttentionImpl = { fwd: attent
 
   /**
    * Runs f on a contiguous heap copy of a permuted float32 view (a transposed conv output, say), made by the
-   * strided-copy kernel, so the elementwise and reduction kernels need not fall back to the reference loop for
-   * it; returns false (f not run) when the view is broadcast, reversed or small.
+   * copy kernel, so the elementwise and reduction kernels need not fall back to the reference loop for it;
+   * returns false (f not run) when the view is broadcast, reversed or small.
    */
   const withDense = (v: View, f: (dense: View) => void): boolean => {
     const n = numel(v.shape);
     if (!isF32(v.data) || n < 1024 || v.strides.some((st, i) => st <= 0 && v.shape[i]! > 1)) return false;
-    let span = 1;
-    for (let i = 0; i < v.shape.length; i++) span += (v.shape[i]! - 1) * v.strides[i]!;
     const block = heap.alloc(n);
     try {
-      const copied = staged([v.data.subarray(v.offset, v.offset + span)], [block.array], ([src], [o]) => L.copyStrided(rt, v.shape, v.strides, src!, o!));
-      if (!copied) return false;
-      let st = 1;
-      const strides = v.shape.map(() => 0);
-      for (let i = v.shape.length - 1; i >= 0; i--) { strides[i] = st; st *= v.shape[i]!; }
-      f({ data: block.array, shape: v.shape, strides, offset: 0 });
+      kernels.copy!(v, block.array);
+      f({ data: block.array, shape: v.shape, strides: contiguousStrides(v.shape), offset: 0 });
       return true;
     } finally {
       heap.free(block.ptr);
