@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { synthesize } from '../data/synthetic/synthesize.ts';
 import { saveTessera } from '../models/tessera/checkpoint.ts';
 import { tinyTessera } from '../models/tessera/tiny.ts';
-import { audioLabels, freshImageSamples, imageLabels, patchLabels, patchTargets, sceneTarget } from './encoder-pretrain.ts';
+import { audioLabels, ctcLabels, freshImageSamples, imageLabels, patchLabels, patchTargets, sceneSequence, sceneTarget } from './encoder-pretrain.ts';
 import { readMetrics } from './metrics.ts';
 import { runStage } from './run.ts';
 import { parseStage } from './stages.ts';
@@ -24,6 +24,15 @@ test('scene targets: (color, shape) pairs for images, tone counts and digit word
   assert.deepEqual([...tones.keys()].filter((i) => tones[i] === 1).map((i) => audioLabels[i]), ['3 tones']);
   const speech = sceneTarget('audio', { kind: 'speech', words: ['four', 'two'] })!;
   assert.deepEqual([...speech.keys()].filter((i) => speech[i] === 1).map((i) => audioLabels[i]), ['says two', 'says four']);
+});
+
+test('CTC sequences: the digit words in spoken order (repeats kept), one tone per tone, none for images', () => {
+  const names = (q: number[] | null) => q?.map((i) => ctcLabels[i]);
+  assert.deepEqual(names(sceneSequence({ kind: 'speech', words: ['four', 'two', 'four'] })), ['four', 'two', 'four']);
+  assert.deepEqual(names(sceneSequence({ kind: 'tones', tones: [{}, {}, {}] })), ['tone', 'tone', 'tone']);
+  assert.equal(sceneSequence({ kind: 'speech', words: ['four', 'eleven'] }), null);
+  assert.equal(sceneSequence({ kind: 'shapes', shapes: [] }), null);
+  assert.ok(!sceneSequence({ kind: 'speech', words: ['zero'] })!.includes(0), 'no word maps to the blank');
 });
 
 test('patch targets: the color, shape and box of the object over each patch, none on background', () => {
@@ -97,7 +106,7 @@ test('pretrain-vision and pretrain-audio train the encoder and head only', async
     const { model, processor } = tinyTessera(0);
     saveTessera(join(dir, 'init'), model, processor);
     await synthesize({ outDir: join(dir, 'img'), tasks: ['vqa-color', 'caption'], n: 4, seed: 2, split: 'train' });
-    await synthesize({ outDir: join(dir, 'aud'), tasks: ['beeps', 'pitch'], n: 3, seed: 2, split: 'train' });
+    await synthesize({ outDir: join(dir, 'aud'), tasks: ['beeps', 'pitch', 'asr-digits'], n: 3, seed: 2, split: 'train' });
     const before = new Map([...model.namedParameters()].map(([n, p]) => [n, p.toFloat32Array()]));
     for (const [kind, part, data] of [['pretrain-vision', 'vision', 'img/data.jsonl'], ['pretrain-audio', 'audio', 'aud/data.jsonl'], ['pretrain-vision', 'vision', 'generate:images']] as const) {
       const stage = parseStage({ name: kind, kind, trainable: [part], lr: { [part]: 3e-3 }, data: [{ path: data }], steps: 4, batchSize: 4 });
@@ -107,6 +116,9 @@ test('pretrain-vision and pretrain-audio train the encoder and head only', async
       assert.equal(m.length, 4);
       assert.equal(typeof m[0]!.label_accuracy, 'number');
       if (kind === 'pretrain-vision') assert.equal(typeof m[0]!.patch_accuracy, 'number');
+      // the CTC head reads both kinds of clip (the pooled head alone does not log these)
+      const logged = (key: string) => m.some((r) => typeof r[key] === 'number');
+      if (kind === 'pretrain-audio') assert.ok(logged('ctc_digits_accuracy') && logged('ctc_tones_accuracy'));
       if (data === 'generate:images') assert.equal(typeof m.reduce((v, r) => v ?? r.patch_char_accuracy, undefined as unknown), 'number');
       console.log(`${kind}: loss ${m[0]!.loss} → ${m.at(-1)!.loss}, label accuracy ${m.at(-1)!.label_accuracy}`);
       const { model: after } = await import('../models/tessera/checkpoint.ts').then((c) => c.loadTessera(r.modelDir));

@@ -7,8 +7,11 @@
 // segmentation pretraining. The images are the generator's records (meta.jsonl) or drawn afresh every step
 // (`freshImageSamples`, the data path `generate:images`). One on the pooled audio-encoder output predicts the
 // number of tones (1–5, one-hot) and which digit words are spoken (10 labels). Every label is a sigmoid
-// binary cross-entropy, the multi-label objective of e.g. ML-Decoder / ASL baselines. The head is a training
-// aid: it lives beside the model (field `attributeHead`) and is not part of the saved tessera model.
+// binary cross-entropy, the multi-label objective of e.g. ML-Decoder / ASL baselines. A set of digits says
+// nothing of their order, which asr-digits and audio-number answer, so a per-frame head on the same audio
+// features is also trained with CTC (ctc.ts) on the sequence a clip holds: its digit words in order, or one
+// `tone` per tone — the encoder learns where each word or beep is, as an ASR encoder does. The heads are a
+// training aid: they live beside the model (field `attributeHead`) and are not part of the saved tessera model.
 //
 // Shapes: I images, A audios, N patches, T encoder frames, C features, K labels.
 
@@ -32,11 +35,14 @@ import { concat, noGrad, Rng, slice, tensor, type Tensor } from '../tensor/index
 import { logSigmoid } from './dpo.ts';
 import type { SampleSet } from './loop.ts';
 import type { Objective } from './objective.ts';
+import { ctcTerm } from './ctc.ts';
 
 export type Modality = 'image' | 'audio';
 
 export const imageLabels: readonly string[] = COLORS.flatMap((c) => SHAPES.map((s) => `${c} ${s}`));
 export const audioLabels: readonly string[] = [1, 2, 3, 4, 5].map((n) => `${n} tones`).concat(DIGIT_WORDS.map((w) => `says ${w}`));
+/** The classes of the audio CTC head: blank (0), the digit words, and one tone (however long). */
+export const ctcLabels: readonly string[] = ['<blank>', ...DIGIT_WORDS, 'tone'];
 
 const CHARS = [...'ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789'];
 const VALUES = ['1', '2', '3', '4', '5', '6', '7', '8', '9'];
@@ -75,6 +81,8 @@ export interface AttributeSample {
   target: Float32Array;
   /** [N, K] per-patch labels (images only). */
   patches: Float32Array | null;
+  /** The clip's sequence of ctcLabels indices (audio only; null when it has none). */
+  sequence: number[] | null;
 }
 
 // the scene records of meta.jsonl (src/data/synthetic/sample.ts Scene), read loosely: fields may be missing
@@ -175,6 +183,16 @@ export function sceneTarget(modality: Modality, scene: Scene): Float32Array | nu
   return t;
 }
 
+/** The ctcLabels sequence of an audio scene: its digit words in order, or a `tone` per tone; null otherwise. */
+export function sceneSequence(scene: Scene): number[] | null {
+  if (scene.kind === 'speech' && Array.isArray(scene.words)) {
+    const seq = scene.words.map((w) => ctcLabels.indexOf(w));
+    return seq.every((i) => i > 0) ? seq : null;
+  }
+  if (scene.kind === 'tones' && Array.isArray(scene.tones)) return scene.tones.map(() => ctcLabels.indexOf('tone'));
+  return null;
+}
+
 /** Reads meta.jsonl beside a data file: record id → scene. */
 export function readScenes(dataPath: string): Map<string, Scene> {
   const path = join(dirname(resolve(dataPath)), 'meta.jsonl');
@@ -212,10 +230,10 @@ export function attributeEncoder(modality: Modality, processor: TesseraProcessor
     if (paths.length !== 1) throw new Error(`record ${r.id}: needs exactly one ${modality}, has ${paths.length}`);
     if (modality === 'image') {
       const media = await processor.imagePixels(resolve(baseDir, paths[0]!), `record ${r.id}: image ${paths[0]}`);
-      return { media, length: 0, target, patches: patchGrid > 0 ? patchTargets(scene, patchGrid) : null };
+      return { media, length: 0, target, patches: patchGrid > 0 ? patchTargets(scene, patchGrid) : null, sequence: null };
     }
     const a = await processor.audioFeatures(resolve(baseDir, paths[0]!), `record ${r.id}: audio ${paths[0]}`);
-    return { media: a.features, length: a.length, target, patches: null };
+    return { media: a.features, length: a.length, target, patches: null, sequence: sceneSequence(scene) };
   };
 }
 
@@ -252,19 +270,21 @@ export function freshImageSamples(kind: FreshImages, processor: TesseraProcessor
         rgb = canvas.rgb();
       }
       const media = ip.processOne(rgbImage(IMAGE_SIZE, IMAGE_SIZE, rgb)).data;
-      return { media, length: 0, target: sceneTarget('image', scene)!, patches: patchGrid > 0 ? patchTargets(scene, patchGrid) : null };
+      return { media, length: 0, target: sceneTarget('image', scene)!, patches: patchGrid > 0 ? patchTargets(scene, patchGrid) : null, sequence: null };
     },
   };
 }
 
-/** The training-aid heads: on pooled features, and (images) on every patch. */
+/** The training-aid heads: on pooled features, (images) on every patch, (audio) CTC on every audio token. */
 class AttributeHeads extends Module {
   pooled: Linear;
   patch: Linear | null;
-  constructor(C: number, K: number, patchK: number, rng: Rng) {
+  ctc: Linear | null;
+  constructor(C: number, K: number, patchK: number, ctcK: number, rng: Rng) {
     super();
     this.pooled = new Linear(C, K, { rng });
     this.patch = patchK > 0 ? new Linear(C, patchK, { rng }) : null;
+    this.ctc = ctcK > 0 ? new Linear(C, ctcK, { rng }) : null;
   }
 }
 
@@ -281,17 +301,21 @@ export class AttributeModel extends Module {
     if (modality === 'audio' && !this.audio) throw new Error('pretrain-audio: this tessera model has no audio encoder');
     const C = modality === 'image' ? tessera.config.vision!.vit.hiddenSize : tessera.config.audio!.whisper.dModel;
     const K = modality === 'image' ? imageLabels.length : audioLabels.length;
-    this.attributeHead = new AttributeHeads(C, K, modality === 'image' ? patchLabels.length : 0, new Rng(seed));
+    this.attributeHead = new AttributeHeads(C, K, modality === 'image' ? patchLabels.length : 0, modality === 'audio' ? ctcLabels.length : 0, new Rng(seed));
     // the wrapper holds the towers, not the tessera model, so parameter names stay `vision.…` / `audio.…`
     Object.defineProperty(this, 'tessera', { enumerable: false });
   }
 
-  /** Label logits [B, K] from pooled features, and for images per-patch logits [B, N, 9]. */
+  /** Label logits [B, K] from pooled features. */
   logits(media: Tensor, lengths: readonly number[]): Tensor {
     return this.heads(media, lengths).pooled;
   }
 
-  heads(media: Tensor, lengths: readonly number[]): { pooled: Tensor; patch: Tensor | null } {
+  /**
+   * Label logits [B, K] from pooled features; for images per-patch logits [B, N, Kp]; for audio CTC logits
+   * [B, T/2, V] over the audio tokens the LLM reads, with each clip's count of valid tokens.
+   */
+  heads(media: Tensor, lengths: readonly number[]): { pooled: Tensor; patch: Tensor | null; ctc?: { logits: Tensor; frames: number[] } | undefined } {
     if (this.modality === 'image') {
       const v = this.tessera.config.vision!;
       const x = this.vision!.forward(media, v.featureIndex).hiddenStates[v.featureIndex]!; // [I, N, C]
@@ -307,7 +331,8 @@ export class AttributeModel extends Module {
     const mask = tensor(keys, { shape: [A, 1, 1, T], dtype: 'bool' });
     const pooled = this.audio!.forward(media, { mask, poolStride: 2 }).lastHiddenState; // [A, T/2, C]
     const means = kept.map((n, i) => slice(slice(pooled, 0, i, i + 1), 1, 0, n).mean(1)); // each [1, C]
-    return { pooled: this.attributeHead.pooled.forward(concat(means, 0)), patch: null }; // [A, K]
+    const ctc = this.attributeHead.ctc ? { logits: this.attributeHead.ctc.forward(pooled), frames: kept.map((n) => Math.min(n, pooled.shape[1]!)) } : undefined; // [A, T/2, V]
+    return { pooled: this.attributeHead.pooled.forward(concat(means, 0)), patch: null, ctc }; // [A, K]
   }
 }
 
@@ -316,6 +341,7 @@ export interface AttributeBatch {
   lengths: number[];
   target: Tensor; // [B, K]
   patches: Tensor | null; // [B, N, 9]
+  sequences: (number[] | null)[];
 }
 
 /** Summed sigmoid binary cross-entropy of logits z against 0/1 targets y. */
@@ -358,7 +384,7 @@ export function attributeObjective(model: AttributeModel): Objective<AttributeSa
         s.forEach((x, i) => flat.set(x.patches!, i * P));
         patches = tensor(flat, { shape: [s.length, P / patchLabels.length, patchLabels.length] });
       }
-      return { media: tensor(media, { shape: [s.length, ...shape] }), lengths: s.map((x) => x.length), target: tensor(target, { shape: [s.length, K] }), patches };
+      return { media: tensor(media, { shape: [s.length, ...shape] }), lengths: s.map((x) => x.length), target: tensor(target, { shape: [s.length, K] }), patches, sequences: s.map((x) => x.sequence ?? null) };
     },
     units: (b) => b.target.shape[0]!,
     tokens: (b) => b.media.size,
@@ -385,6 +411,16 @@ export function attributeObjective(model: AttributeModel): Objective<AttributeSa
           total += c.total;
         }
         if (total > 0) sums.patch_accuracy = (hits / total) * B;
+      }
+      if (heads.ctc && b.sequences.some((q) => q)) {
+        const c = ctcTerm(heads.ctc.logits.logSoftmax(-1), heads.ctc.frames, b.sequences);
+        loss = loss.add(c.loss);
+        // per sample: the share of clips of each kind whose greedy decoding is their sequence exactly
+        const B = b.target.shape[0]!, tone = ctcLabels.indexOf('tone');
+        for (const [name, isKind] of [['digits', (q: number[]) => !q.includes(tone)], ['tones', (q: number[]) => q.includes(tone)]] as const) {
+          const idx = b.sequences.flatMap((q, i) => (q && q.length > 0 && isKind(q) ? [i] : []));
+          if (idx.length > 0) sums[`ctc_${name}_accuracy`] = (idx.filter((i) => c.decoded[i]!.join() === b.sequences[i]!.join()).length / idx.length) * B;
+        }
       }
       return { loss, sums };
     },

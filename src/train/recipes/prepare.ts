@@ -65,6 +65,8 @@ export async function prepareData(r: Recipe, dataDir: string, log: (s: string) =
   const held = await synthesize({ outDir: heldout, tasks: [...ALL_TASKS], n: r.data.heldout, seed: r.data.heldoutSeed, split: 'heldout' });
   log(`data: ${held.records.length} held-out records`);
   writeFileSync(join(heldout, 'mixed.jsonl'), lines(interleave(held.records as unknown as Json[])));
+  // pretrain-audio's held-out check (its CTC decoding of unseen voices)
+  writeFileSync(join(heldout, 'sounds.jsonl'), lines((held.records as unknown as Json[]).filter((x) => SOUND_TASKS.includes(x.task as TaskName))));
 
   const corpus = textCorpusLines(r.data.textLines, r.data.trainSeed).map((t) => ({ text: t }));
   const convText = trainRecords.map((x) => ({ text: conversationText(x) }));
