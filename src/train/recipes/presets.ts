@@ -4,12 +4,12 @@
 //
 // The stage sequence follows LLaVA-1.5 (align: projectors only at 1e-3 on captions; instruct: projectors + LLM on
 // everything, loss on answers) with a stage 0 in front — the LLM learns the task language from text, the towers
-// learn per patch the colors/shapes, characters and bar values of images drawn afresh every step, and
-// tones/digits by attribute prediction (encoder-pretrain.ts) — an easy
+// learn per patch the colors/shapes, characters and bar values of images drawn afresh every step, and the
+// audio encoder the tones and digits a clip holds and, by CTC, their order (encoder-pretrain.ts) — an easy
 // instruct phase between align and the full mix (the curriculum below), and DPO behind (β 0.1,
 // the preference pairs weighted towards vqa-exist, whose rejected answers are hallucinated "yes"). As in LLaVA
 // the vision tower is frozen in the main instruct phase (it trains only in the short easy phase); the audio
-// encoder keeps training there, since its attribute pretraining does not teach the order of spoken digits.
+// encoder keeps training there (before its CTC pretraining it had to learn the digits' order there).
 
 import type { TaskName } from '../../data/synthetic/vocab.ts';
 import type { StageInput } from '../stages.ts';
@@ -63,8 +63,12 @@ function stages(s: Schedule): StageInput[] {
       steps: s.vision, batchSize: 32, warmup: Math.ceil(s.vision / 20), weightDecay: 0.01, ...common,
     },
     {
+      // the CTC head sits on a blank-only plateau for the first ~1000 steps at demo size, then learns the digits'
+      // order: held-out (unseen voices) sequences decoded exactly 4% / 19% / 49% / 69% at steps 500 / 1000 / 1500
+      // / 3000 (DEVELOPERS.md); the eval logs that as eval_ctc_digits_accuracy
       name: 'pretrain-audio', kind: 'pretrain-audio', trainable: ['audio'], lr: { audio: 2e-3 }, data: [{ path: 'train/sounds.jsonl', weight: 1 }],
-      steps: s.audio, batchSize: 16, warmup: Math.ceil(s.audio / 20), weightDecay: 0.01, ...common,
+      steps: s.audio, batchSize: 16, warmup: Math.ceil(s.audio / 20), weightDecay: 0.01,
+      evalData: 'heldout/sounds.jsonl', evalEvery: Math.ceil(s.audio / 6), evalLimit: 200, ...common,
     },
     {
       name: 'align', kind: 'align', trainable: ['visionProjector', 'audioProjector'], lr: { visionProjector: 1e-3, audioProjector: 1e-3 },
@@ -79,8 +83,7 @@ function stages(s: Schedule): StageInput[] {
     {
       // the vision tower frozen, as LLaVA does: its backward was a quarter of the step (0.40 → 0.30 s/step with
       // both towers frozen, 0.35 with vision alone), and 600 steps with it frozen scored as well on held-out
-      // records as 600 steps training it (DEVELOPERS.md); the audio encoder keeps training — its pretraining
-      // names the spoken digits but not their order, which asr-digits and audio-number need
+      // records as 600 steps training it (DEVELOPERS.md); the audio encoder keeps training
       name: 'instruct', kind: 'instruct', trainable: ['audio', 'visionProjector', 'audioProjector', 'llm'],
       lr: { audio: s.instructLr, visionProjector: s.instructLr, audioProjector: s.instructLr, llm: s.instructLr },
       // each record asked up to 3 more questions about its own media after its own (prepare.ts): 34.1% held-out
@@ -120,17 +123,17 @@ export const recipes: Readonly<Record<string, Recipe>> = {
     eval: { perTask: 10, baseline: true, maxNewTokens: 32, compareStage: 'instruct', trainPerTask: 10 },
     saveDtype: 'float32',
   },
-  // Measured on 2 cores (blas, the uninterrupted run that made models/tessera-demo, 2026-11-29 06:36–07:56):
-  // data 4.0 min, text 400 × 0.30 s, vision 3000 × 0.38 s (fresh images drawn every step), audio 400 × 0.34 s,
-  // align 200 × 0.19 s, easy 500 × 0.33 s, instruct 5500 × 0.43 s (42 min with data loading; the vision tower
-  // frozen, ~3 answers a record), dpo 60 × 0.61 s, eval 2 min (held-out, blank media, the instruct model,
-  // training records): 78.8 min, leaving room under 90 for a slower machine.
+  // Measured on 2 cores (blas, the run that made models/tessera-demo, 2026-11-29): data 4.0 min, text 400 × 0.30 s,
+  // vision 3000 × 0.38 s (fresh images drawn every step; these three from the session-7 run, 06:36–07:02),
+  // audio 3000 × 0.20 s, align 200 × 0.13 s, easy 500 × 0.22 s, instruct 5200 × 0.33 s (31 min with data loading;
+  // the vision tower frozen, ~3 answers a record), dpo 60 × 0.54 s, eval 2 min (held-out, blank media, the
+  // instruct model, training records): 74.3 min, leaving room under 90 for a slower machine.
   demo: {
     name: 'demo', description: 'the shipped models/tessera-demo, ≤ 90 minutes on 2 cores',
     data: { train: perTask(1500, { tool: 1000, 'cross-count': 1200 }), heldout: 100, textLines: 30000, multiturn: 800, moreQuestions: 3, prefsPerTask: 300, trainSeed: 1, heldoutSeed: 1001 },
     tokenizer: { vocabSize: 1024, minFrequency: 2, spellCapitals: true },
     model: demoModel,
-    stages: stages({ text: 400, vision: 3000, audio: 400, align: 200, easy: 500, instruct: 5500, dpo: 60, batch: 8, checkpointEvery: 50, instructLr: 5e-4 }),
+    stages: stages({ text: 400, vision: 3000, audio: 3000, align: 200, easy: 500, instruct: 5200, dpo: 60, batch: 8, checkpointEvery: 50, instructLr: 5e-4 }),
     eval: { perTask: 50, baseline: true, maxNewTokens: 32, compareStage: 'instruct', trainPerTask: 25 },
     saveDtype: 'float32',
   },
