@@ -10,7 +10,8 @@ import { join } from 'node:path';
 import { synthesize } from '../data/synthetic/synthesize.ts';
 import { saveTessera } from '../models/tessera/checkpoint.ts';
 import { tinyTessera } from '../models/tessera/tiny.ts';
-import { audioLabels, ctcLabels, freshImageSamples, imageLabels, patchLabels, patchTargets, sceneSequence, sceneTarget } from './encoder-pretrain.ts';
+import { Rng } from '../tensor/index.ts';
+import { AttributeModel, attributeObjective, audioLabels, ctcLabels, freshImageSamples, imageLabels, patchLabels, patchTargets, sceneSequence, sceneTarget } from './encoder-pretrain.ts';
 import { readMetrics } from './metrics.ts';
 import { runStage } from './run.ts';
 import { parseStage } from './stages.ts';
@@ -33,6 +34,31 @@ test('CTC sequences: the digit words in spoken order (repeats kept), one tone pe
   assert.equal(sceneSequence({ kind: 'speech', words: ['four', 'eleven'] }), null);
   assert.equal(sceneSequence({ kind: 'shapes', shapes: [] }), null);
   assert.ok(!sceneSequence({ kind: 'speech', words: ['zero'] })!.includes(0), 'no word maps to the blank');
+});
+
+test('the audio objective trains the CTC head from clips with a sequence, and adds its loss to the attribute loss', () => {
+  const { model } = tinyTessera(0);
+  const m = new AttributeModel(model, 'audio', 0), obj = attributeObjective(m);
+  const M = model.config.audio!.whisper.numMelBins, F = 300;
+  const rng = new Rng(1);
+  const clip = (sequence: number[] | null, length: number) => ({
+    media: Float32Array.from({ length: M * F }, () => rng.normal()), length, target: new Float32Array(audioLabels.length), patches: null, sequence,
+  });
+  const samples = [clip([1, 2], 300), clip(null, 200), clip([11, 11, 11], 260)];
+  const ctcGrad = (xs: typeof samples) => {
+    for (const p of m.parameters()) p.grad = null;
+    const r = obj.lossSum(obj.collate(xs));
+    r.loss.backward();
+    const g = m.attributeHead.ctc!.weight.grad;
+    return { loss: r.loss.item(), sums: r.sums ?? {}, norm: g ? g.toFloat32Array().reduce((a, v) => a + v * v, 0) : 0 };
+  };
+  const withSeq = ctcGrad(samples), without = ctcGrad(samples.map((x) => ({ ...x, sequence: null })));
+  assert.ok(withSeq.norm > 0, 'the CTC head gets a gradient');
+  assert.equal(without.norm, 0, 'no sequence, no CTC gradient');
+  assert.ok(withSeq.loss > without.loss + 1, `the CTC loss is added: ${withSeq.loss} vs ${without.loss} without`);
+  assert.equal(typeof withSeq.sums.ctc_digits_accuracy, 'number');
+  assert.equal(typeof withSeq.sums.ctc_tones_accuracy, 'number');
+  assert.equal(without.sums.ctc_digits_accuracy, undefined);
 });
 
 test('patch targets: the color, shape and box of the object over each patch, none on background', () => {

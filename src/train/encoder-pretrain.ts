@@ -315,11 +315,11 @@ export class AttributeModel extends Module {
    * Label logits [B, K] from pooled features; for images per-patch logits [B, N, Kp]; for audio CTC logits
    * [B, T/2, V] over the audio tokens the LLM reads, with each clip's count of valid tokens.
    */
-  heads(media: Tensor, lengths: readonly number[]): { pooled: Tensor; patch: Tensor | null; ctc?: { logits: Tensor; frames: number[] } | undefined } {
+  heads(media: Tensor, lengths: readonly number[]): { pooled: Tensor; patch: Tensor | null; ctc: { logits: Tensor; frames: number[] } | null } {
     if (this.modality === 'image') {
       const v = this.tessera.config.vision!;
       const x = this.vision!.forward(media, v.featureIndex).hiddenStates[v.featureIndex]!; // [I, N, C]
-      return { pooled: this.attributeHead.pooled.forward(x.mean(1)), patch: this.attributeHead.patch!.forward(x) }; // [I, K], [I, N, 9]
+      return { pooled: this.attributeHead.pooled.forward(x.mean(1)), patch: this.attributeHead.patch!.forward(x), ctc: null }; // [I, K], [I, N, 9]
     }
     const [A, , F] = media.shape as [number, number, number];
     const T = F / 2, keys = new Uint8Array(A * T);
@@ -331,7 +331,7 @@ export class AttributeModel extends Module {
     const mask = tensor(keys, { shape: [A, 1, 1, T], dtype: 'bool' });
     const pooled = this.audio!.forward(media, { mask, poolStride: 2 }).lastHiddenState; // [A, T/2, C]
     const means = kept.map((n, i) => slice(slice(pooled, 0, i, i + 1), 1, 0, n).mean(1)); // each [1, C]
-    const ctc = this.attributeHead.ctc ? { logits: this.attributeHead.ctc.forward(pooled), frames: kept.map((n) => Math.min(n, pooled.shape[1]!)) } : undefined; // [A, T/2, V]
+    const ctc = this.attributeHead.ctc ? { logits: this.attributeHead.ctc.forward(pooled), frames: kept } : null; // [A, T/2, V]
     return { pooled: this.attributeHead.pooled.forward(concat(means, 0)), patch: null, ctc }; // [A, K]
   }
 }
