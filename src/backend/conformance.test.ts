@@ -85,6 +85,7 @@ const cases: Case[] = [
   // a patch embedding: conv output [B, C, N] read as [B, N, C] plus position embeddings [1, N, C] (dense copy, then a
   // repeated block); its backward sums the transposed gradient over the batch; and a 6-D patchify permute
   { name: 'transposed operand plus a repeated block', inputs: (g) => [r([3, 40, 36], g), r([1, 36, 40], g)], run: (x, p) => T.add(x.transpose(1, 2), p), tol: 1e-6 },
+  { name: 'mean / sum over middle axes (windows, as audio pooling reads them)', inputs: (g) => [r([3, 5, 2, 20], g)], run: (x) => T.add(T.mean(x, 2), T.sum(x, [1, 2], true).squeeze(1)), tol: 1e-5 },
   { name: 'sum over leading axes of a transposed view', inputs: (g) => [r([3, 40, 36], g)], run: (x) => T.sum(x.transpose(1, 2), [0, 1]), tol: 1e-5 },
   { name: 'copy of a 6-D permute (patchify)', inputs: (g) => [r([2, 3, 16, 24], g)],
     run: (x) => T.mul(x.reshape([2, 3, 4, 4, 6, 4]).permute(0, 2, 4, 1, 3, 5).contiguous(), 1), tol: 1e-6 },

@@ -198,6 +198,14 @@ export function wasmKernels(rt: WasmRuntime, attn: AttentionImpl = { fwd: attent
       const inner = numel(x.shape.slice(axes.length)), outer = numel(x.shape.slice(0, nd - axes.length));
       if (leading) return staged([flat(x)], [out], ([xi], [o]) => R.sumCols(rt, numel(x.shape) / inner, inner, xi!, o!));
       if (trailing) return staged([flat(x)], [out], ([xi], [o]) => R.sumRows(rt, outer, numel(x.shape) / outer, xi!, o!));
+      // a block of middle axes (a mean over windows, e.g. audio pooling): a column sum of each outer index's block
+      const a0 = axes[0]!, a1 = axes[axes.length - 1]!;
+      const before = numel(x.shape.slice(0, a0)), after = numel(x.shape.slice(a1 + 1)), mid = numel(x.shape.slice(a0, a1 + 1));
+      if (axes.every((a, i) => a === a0 + i) && before <= 4096 && after >= 16) {
+        return staged([flat(x)], [out], ([xi], [o]) => {
+          for (let i = 0; i < before; i++) R.sumCols(rt, mid, after, xi!.subarray(i * mid * after, (i + 1) * mid * after), o!.subarray(i * after, (i + 1) * after));
+        });
+      }
       return ref.reduce(op, x, axes, out);
     },
 

@@ -10,7 +10,7 @@
 
 import { Conv1d, Embedding, LayerNorm, Linear } from '../../nn/layers.ts';
 import { Module, type Parameter } from '../../nn/module.ts';
-import { avgPool1d, scaledDotProductAttention, type Tensor } from '../../tensor/index.ts';
+import { mean, reshape, scaledDotProductAttention, slice, type Tensor } from '../../tensor/index.ts';
 
 export interface WhisperConfig {
   readonly numMelBins: number;
@@ -162,7 +162,12 @@ export class WhisperEncoder extends Module {
       h = layer.forward(h, opts.mask ?? null);
       hiddenStates.push(h);
     }
-    if (opts.poolStride && opts.poolStride > 1) h = avgPool1d(h.transpose(1, 2), opts.poolStride).transpose(1, 2); // [B, T', C]
+    if (opts.poolStride && opts.poolStride > 1) {
+      // avg_pool1d(k, stride k) over time: the mean of each k consecutive rows, floor(T / k) of them
+      const k = opts.poolStride, [B, T, C] = h.shape as [number, number, number], ol = Math.floor(T / k);
+      if (ol === 0) throw new Error(`whisper: ${T} frames are fewer than the pooling stride ${k}`);
+      h = mean(reshape(slice(h, 1, 0, ol * k), [B, ol, k, C]), 2); // [B, T', C]
+    }
     h = this.layerNorm.forward(h);
     if (!opts.poolStride || opts.poolStride === 1) hiddenStates[hiddenStates.length - 1] = h;
     return { lastHiddenState: h, hiddenStates };

@@ -13,12 +13,13 @@
 import { Linear } from '../../nn/layers.ts';
 import { Module, parameter, type Parameter } from '../../nn/module.ts';
 import { normalInit } from '../../nn/init.ts';
-import { crossEntropy, indexSelect, tensor, where, type Tensor } from '../../tensor/index.ts';
+import { indexSelect, tensor, where, type Tensor } from '../../tensor/index.ts';
 import { OptDecoder, parseOptConfig, type OptConfig } from '../llm/opt.ts';
 import { parseQFormerConfig, QFormer, qformerKey, type QFormerConfig } from '../projector/qformer.ts';
 import { BlipVisionModel, parseBlipVisionConfig, type BlipVisionConfig } from '../vision/blip.ts';
 import { registerModel, type LoadedModel, type NamedTensors } from '../registry.ts';
 import { loadCheckpointInto, requireInput, snakeCase } from './whisper.ts';
+import { causalLmLoss } from './vlm.ts';
 
 export interface Blip2Config {
   readonly vision: BlipVisionConfig;
@@ -110,14 +111,6 @@ export class Blip2 extends Module {
     const logits = this.languageModel.logits(hidden); // [B, T, V]
     return { ...stages, logits, loss: labels ? causalLmLoss(logits, labels) : null };
   }
-}
-
-/** ForCausalLMLoss: logits[:, :-1] against labels[:, 1:], mean over the labels != −100 of the whole batch. */
-export function causalLmLoss(logits: Tensor, labels: Tensor): Tensor {
-  const [B, T, V] = logits.shape as [number, number, number];
-  if (labels.shape[0] !== B || labels.shape[1] !== T) throw new Error(`loss: labels [${labels.shape.join(', ')}] do not fit logits [${B}, ${T}, ${V}]`);
-  const shifted = labels.slice(1, 1, T); // [B, T−1]
-  return crossEntropy(logits.slice(1, 0, T - 1), shifted, { ignoreIndex: -100 });
 }
 
 /** Runtime parameter name → checkpoint key. */

@@ -4,7 +4,8 @@
 //
 // Shapes: B batch, T tokens, C hidden, M feature rows (all images of the batch).
 
-import { concat, embedding, reshape, tensor, type Tensor } from '../../tensor/index.ts';
+import { contiguous, Tensor } from '../../tensor/index.ts';
+import { allocOut, floatStorage, output } from '../../tensor/ops/util.ts';
 
 /** Positions (flat b·T + t) holding `tokenId`, in row-major order. */
 export function mediaPositions(ids: Tensor, tokenId: number): number[] {
@@ -27,12 +28,36 @@ export function spliceFeatures(embeds: Tensor, ids: Tensor, tokenId: number, fea
     throw new Error(`${what} features and ${what} tokens do not match: ${positions.length} ${what} tokens (id ${tokenId}) in input_ids, ${M} feature rows`);
   }
   if (M === 0) return embeds;
-  // one row lookup in [features; embeddings]: position p reads feature row m when it is the m-th media
-  // position, else its own embedding (row M + p). The gradient flows back to exactly the rows read. (A
-  // per-element gather cost ~95 ms a step of the demo model, a select with `where` ~10 ms: bench:train-vlm.)
-  const rowOf = new Int32Array(B * T);
-  for (let p = 0; p < B * T; p++) rowOf[p] = M + p;
-  positions.forEach((p, m) => { rowOf[p] = m; });
-  const table = concat([features, reshape(embeds, [B * T, C])], 0); // [M + B·T, C]
-  return embedding(table, tensor(rowOf, { shape: [B, T], dtype: 'int32' }));
+  if (features.dtype !== embeds.dtype) throw new Error(`splice: ${what} features are ${features.dtype}, embeddings ${embeds.dtype}`);
+  return replaceRows(embeds, features, positions);
+}
+
+/**
+ * x [B, T, C] with row p = positions[m] (flat b·T + t) replaced by rows[m] ([M, C]). Forward and backward are
+ * row copies: x's gradient is g with those rows zeroed, rows' gradient the rows of g at the positions. (A
+ * per-element gather cost ~95 ms a step of the demo model, a lookup in [features; embeddings] ~10 ms of JS
+ * scatter-adds and zero fills: bench:train-vlm.)
+ */
+function replaceRows(x: Tensor, rows: Tensor, positions: readonly number[]): Tensor {
+  const C = x.shape[2]!, dtype = x.dtype; // float32 or float64: typed as Float64Array, as the op files do
+  const xs = floatStorage(contiguous(x)) as Float64Array, rs = floatStorage(contiguous(rows)) as Float64Array;
+  const out = allocOut(dtype, x.shape) as Float64Array;
+  out.set(xs);
+  positions.forEach((p, m) => out.set(rs.subarray(m * C, m * C + C), p * C));
+  return output(out, dtype, x.shape, [x, rows], 'spliceRows', (g) => {
+    const gs = floatStorage(contiguous(g)) as Float64Array;
+    let gx: Tensor | null = null, gr: Tensor | null = null;
+    if (x.requiresGrad) {
+      const d = allocOut(dtype, x.shape) as Float64Array;
+      d.set(gs);
+      for (const p of positions) d.fill(0, p * C, p * C + C);
+      gx = new Tensor(d, dtype, x.shape);
+    }
+    if (rows.requiresGrad) {
+      const d = allocOut(dtype, rows.shape) as Float64Array;
+      positions.forEach((p, m) => d.set(gs.subarray(p * C, p * C + C), m * C));
+      gr = new Tensor(d, dtype, rows.shape);
+    }
+    return [gx, gr];
+  });
 }

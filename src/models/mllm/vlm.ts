@@ -9,7 +9,7 @@
 
 import { Linear } from '../../nn/layers.ts';
 import { Module } from '../../nn/module.ts';
-import { crossEntropy, linear, noGrad, slice, type Tensor } from '../../tensor/index.ts';
+import { crossEntropy, linear, noGrad, slice, tensor, type Tensor } from '../../tensor/index.ts';
 import type { KVCache } from '../llm/cache.ts';
 import type { ConfigReader } from '../../io/hf/config.ts';
 import { parseLlmConfig, type LlmConfig } from '../llm/config.ts';
@@ -53,9 +53,13 @@ export function parseVlmTextConfig(c: ConfigReader, where: string): LlmConfig {
 /** transformers ForCausalLMLoss: predict token t+1 from position t; mean over all labels != -100 in the batch. */
 export function causalLmLoss(logits: Tensor, labels: Tensor): Tensor {
   const [B, T, V] = logits.shape as [number, number, number];
-  if (labels.ndim !== 2 || labels.shape[0] !== B || labels.shape[1] !== T) throw new Error(`llava: labels [${labels.shape.join(', ')}] should be [${B}, ${T}]`);
-  const shifted = slice(logits, 1, 0, T - 1).reshape([B * (T - 1), V]);
-  return crossEntropy(shifted, slice(labels, 1, 1).reshape([B * (T - 1)]), { ignoreIndex: -100 });
+  if (labels.ndim !== 2 || labels.shape[0] !== B || labels.shape[1] !== T) throw new Error(`loss: labels [${labels.shape.join(', ')}] should be [${B}, ${T}] like the logits`);
+  // the labels move left one place and the last position of each row is ignored (transformers pads the labels
+  // the same way), so the logits are read in place: a slice of them cost a copy forward and a zero-filled
+  // scatter of [B, T, V] backward
+  const l = labels.toFloat64(), shifted = new Int32Array(B * T).fill(-100);
+  for (let b = 0; b < B; b++) for (let t = 0; t < T - 1; t++) shifted[b * T + t] = l[b * T + t + 1]!;
+  return crossEntropy(logits.reshape([B * T, V]), tensor(shifted, { shape: [B * T], dtype: 'int32' }), { ignoreIndex: -100 });
 }
 
 /**

