@@ -1,5 +1,5 @@
 // A tessera wasm pool worker: instantiates the kernel module over the shared memory, then serves jobs
-// posted through the control block (see pool.ts for the slot layout) until it gets the close op.
+// posted through the control block (see pool.ts for the slot layout and the claim protocol) until it gets the close op.
 // Every way out of the loop (close, an exception outside the kernel call) clears ALIVE and publishes DONE,
 // so the caller never waits on a worker that has stopped; a kernel that throws is reported through ERR and
 // the message area, and the worker goes on serving.
@@ -17,7 +17,7 @@ const args = new Float64Array(argBuffer);
 const msg = new Uint8Array(msgBuffer, index * slot.msgBytes, slot.msgBytes);
 const base = index * slot.ints;
 const SEQ = base + slot.SEQ, OP = base + slot.OP, NARGS = base + slot.NARGS, ERR = base + slot.ERR;
-const ACK = base + slot.ACK, DONE = base + slot.DONE, ALIVE = base + slot.ALIVE, BEAT = base + slot.BEAT;
+const ACK = base + slot.ACK, DONE = base + slot.DONE, ALIVE = base + slot.ALIVE, BEAT = base + slot.BEAT, CLAIM = base + slot.CLAIM;
 const RESULT = index * slot.args + slot.args - 1;
 
 function report(e) {
@@ -53,6 +53,8 @@ try {
       if (Atomics.wait(ctl, SEQ, seen, sliceMs) === 'timed-out') Atomics.add(ctl, BEAT, 1);
     }
     seen = Atomics.load(ctl, SEQ);
+    // take the job, unless the caller already took it back and ran it itself (see pool.ts)
+    if (Atomics.compareExchange(ctl, CLAIM, seen, seen + slot.TAKEN) !== seen) continue;
     Atomics.store(ctl, ACK, seen);
     const op = ctl[OP];
     if (op === LOAD_OPS) {

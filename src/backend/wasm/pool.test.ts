@@ -33,7 +33,7 @@ test('two workers each fill their half of a shared buffer and return values', as
 });
 
 test('loadOps runs a JS module\'s ops on every thread over the shared memory, and refuses a module without ops', async () => {
-  const rt = await createWasmRuntime({ threads: 2 });
+  const rt = await createWasmRuntime({ threads: 2, poolTakeBack: false }); // job w on worker w, so each thread is seen
   try {
     const url = new URL('../../../test/fixtures/pool/ops.mjs', import.meta.url).href;
     const loading = rt.pool.loadOps(url, { scale: 3 }, rt.heap.memory);
@@ -55,7 +55,7 @@ test('loadOps runs a JS module\'s ops on every thread over the shared memory, an
 });
 
 test('a module that fails to load on one worker leaves no stale ops behind on the others', async () => {
-  const rt = await createWasmRuntime({ threads: 3 });
+  const rt = await createWasmRuntime({ threads: 3, poolTakeBack: false });
   try {
     const fixture = (name: string) => new URL(`../../../test/fixtures/pool/${name}`, import.meta.url).href;
     await assert.rejects(rt.pool.loadOps(fixture('fails-on-worker-2.mjs'), {}, rt.heap.memory), /worker 2 could not load .*init refused on worker 2/);
@@ -72,7 +72,7 @@ test('a module that fails to load on one worker leaves no stale ops behind on th
 });
 
 test('a kernel that traps on a worker or on the calling thread is an Error naming kernel and thread; the pool goes on', async () => {
-  const rt = await createWasmRuntime({ threads: 2, poolTimeoutMs: 5000 });
+  const rt = await createWasmRuntime({ threads: 2, poolTimeoutMs: 5000, poolTakeBack: false });
   try {
     const x = rt.heap.alloc(16);
     x.array.fill(2);
@@ -92,7 +92,7 @@ test('a kernel that traps on a worker or on the calling thread is an Error namin
 });
 
 test('a terminated worker makes run() throw instead of hanging', async () => {
-  const rt = await createWasmRuntime({ threads: 2, poolTimeoutMs: 1500 });
+  const rt = await createWasmRuntime({ threads: 2, poolTimeoutMs: 1500, poolTakeBack: false });
   try {
     const x = rt.heap.alloc(16);
     x.array.fill(1);
@@ -105,6 +105,38 @@ test('a terminated worker makes run() throw instead of hanging', async () => {
     // once broken, the pool refuses work at once
     assert.throws(() => rt.pool.run('sumSquares', [[16, x.ptr], [16, x.ptr]]), /unusable.*worker 1/);
     assert.throws(() => rt.pool.run('sumSquares', [[16, x.ptr]]), /unusable/);
+  } finally {
+    await rt.close();
+  }
+});
+
+test('a job no worker has taken when the caller is done is run by the caller, once; a taken one by its worker', async () => {
+  const rt = await createWasmRuntime({ threads: 3 });
+  try {
+    await rt.pool.loadOps(new URL('../../../test/fixtures/pool/ops.mjs', import.meta.url).href, { scale: 2 }, rt.heap.memory);
+    const x = rt.heap.alloc(3), out = rt.heap.alloc(3);
+    x.array.set([1, 2, 3]);
+    const ranHere: number[] = [];
+    for (let rep = 0; rep < 20; rep++) {
+      // the workers fall asleep (their spin is µs), and waking one takes longer than the caller's tiny share
+      await new Promise((r) => setTimeout(r, 20));
+      out.array.fill(0);
+      const who = rt.pool.run('jsScale', [0, 1, 2].map((i) => [1, x.ptr + 4 * i, out.ptr + 4 * i]));
+      assert.deepEqual([...out.array], [2, 4, 6], 'every job ran');
+      assert.equal(who[0], 0);
+      for (const [w, t] of who.entries()) assert.ok(t === 0 || t === w, `job ${w} ran on thread ${t}`);
+      ranHere.push(who.filter((t, w) => w > 0 && t === 0).length);
+    }
+    assert.ok(ranHere.some((n) => n > 0), 'a job was taken back by the caller');
+    // a job long enough for the workers to wake and take theirs: each runs on its own worker
+    const n = 1 << 20, big = rt.heap.alloc(3 * n), sum = rt.heap.alloc(3 * n);
+    big.array.fill(1);
+    let taken = 0;
+    for (let rep = 0; rep < 20 && taken === 0; rep++) {
+      const w = rt.pool.run('jsScale', [0, 1, 2].map((i) => [n, big.ptr + 4 * n * i, sum.ptr + 4 * n * i]));
+      taken = w.filter((t, i) => i > 0 && t === i).length;
+    }
+    assert.ok(taken > 0, 'workers took jobs');
   } finally {
     await rt.close();
   }

@@ -1,9 +1,13 @@
 // A fixed pool of wasm workers sharing one memory: the main thread is worker 0, node:worker_threads are 1..T-1.
 // Dispatch goes through a SharedArrayBuffer control block and Atomics (no postMessage, no copies): per worker a
 // slot of SLOT_INTS words (layout below) plus SLOT_ARGS f64 arguments (the last holds the result) and MSG_BYTES
-// of UTF-8 for an error message. The caller bumps a worker's SEQ and notifies; the worker acknowledges (ACK),
-// runs the export and publishes DONE = SEQ. Workers spin a few µs on Atomics.load before Atomics.wait, so
-// back-to-back kernel calls skip the futex wake-up.
+// of UTF-8 for an error message. The caller opens job s in the worker's CLAIM word, bumps its SEQ to s and
+// notifies; the worker takes the job (CLAIM s → s + 1), acknowledges (ACK), runs the export and publishes DONE = s.
+// Workers spin a few µs on Atomics.load before Atomics.wait, so back-to-back kernel calls skip the futex wake-up.
+// A job the worker has not taken by the time the caller has run its own share is taken back (CLAIM s → s + 2)
+// and run on the calling thread: a sleeping worker takes tens of µs to wake on this VM, longer than the share of
+// most kernels of a small model, and the caller need not wait for that. Sequence numbers step by 4, so the
+// three states of a job never equal those of another, also across the int32 wrap.
 //
 // Nothing may hang silently: the caller waits in slices (SLICE_MS) and after each one checks the worker's ALIVE
 // word (cleared by the worker when its loop ends, and by the 'exit' listener for a terminated one). A worker that
@@ -23,7 +27,9 @@
 import { Worker } from 'node:worker_threads';
 
 // slot words; slot 0 belongs to the calling thread and is unused
-const SEQ = 0, OP = 1, NARGS = 2, ERR = 3, ACK = 4, DONE = 5, ALIVE = 6, BEAT = 7;
+const SEQ = 0, OP = 1, NARGS = 2, ERR = 3, ACK = 4, DONE = 5, ALIVE = 6, BEAT = 7, CLAIM = 8;
+/** SEQ steps by this; CLAIM holds s (open), s + TAKEN (the worker runs it) or s + TAKEN_BACK (the caller does) */
+const SEQ_STEP = 4, TAKEN = 1, TAKEN_BACK = 2;
 /** OP value asking a worker to import the JS-op module whose JSON request ({url, config}) is in its message area */
 const LOAD_OPS = -2;
 const SLOT_INTS = 16;
@@ -38,6 +44,8 @@ type WasmFn = (...args: number[]) => number | undefined;
 export interface WorkerPoolOptions {
   /** ms a worker may take to pick up a job, and the floor on how long one may run; default 30 000 */
   timeoutMs?: number;
+  /** run a job no worker has taken yet on the calling thread once its own share is done; default true (false pins job w to worker w) */
+  takeBack?: boolean;
 }
 
 export class WorkerPool {
@@ -52,6 +60,7 @@ export class WorkerPool {
   /** module URLs already loaded by loadOps */
   private readonly loaded = new Set<string>();
   private readonly timeoutMs: number;
+  private readonly takeBack: boolean;
   private readonly mainExports: WebAssembly.Exports;
   private closed = false;
   private running: string | null = null;
@@ -59,7 +68,7 @@ export class WorkerPool {
   private broken: string | null = null;
 
   private constructor(workers: Worker[], ctl: Int32Array, args: Float64Array, msg: Uint8Array, opNames: string[],
-                      mainExports: WebAssembly.Exports, timeoutMs: number) {
+                      mainExports: WebAssembly.Exports, timeoutMs: number, takeBack: boolean) {
     this.size = workers.length + 1;
     this.workers = workers;
     this.ctl = ctl;
@@ -69,6 +78,7 @@ export class WorkerPool {
     this.opIndex = new Map(opNames.map((n, i) => [n, i]));
     this.mainFns = opNames.map((n) => mainExports[n] as WasmFn);
     this.timeoutMs = timeoutMs;
+    this.takeBack = takeBack;
     this.mainExports = mainExports;
     workers.forEach((w, i) => {
       const base = (i + 1) * SLOT_INTS;
@@ -97,7 +107,7 @@ export class WorkerPool {
     for (let index = 1; index < threads; index++) {
       const w = new Worker(url, {
         workerData: { module, memory, ctlBuffer, argBuffer, msgBuffer, index, opNames, spin: SPIN, sliceMs: SLICE_MS,
-          slot: { ints: SLOT_INTS, args: SLOT_ARGS, msgBytes: MSG_BYTES, SEQ, OP, NARGS, ERR, ACK, DONE, ALIVE, BEAT } },
+          slot: { ints: SLOT_INTS, args: SLOT_ARGS, msgBytes: MSG_BYTES, SEQ, OP, NARGS, ERR, ACK, DONE, ALIVE, BEAT, CLAIM, TAKEN } },
       });
       ready.push(new Promise((resolve, reject) => {
         w.once('message', () => resolve());
@@ -113,7 +123,7 @@ export class WorkerPool {
       throw e;
     }
     for (const w of workers) w.unref(); // an idle pool must not keep the process alive
-    return new WorkerPool(workers, new Int32Array(ctlBuffer), new Float64Array(argBuffer), new Uint8Array(msgBuffer), opNames, mainExports, timeoutMs);
+    return new WorkerPool(workers, new Int32Array(ctlBuffer), new Float64Array(argBuffer), new Uint8Array(msgBuffer), opNames, mainExports, timeoutMs, opts.takeBack ?? true);
   }
 
   /**
@@ -157,9 +167,7 @@ export class WorkerPool {
       this.msg.set(request, w * MSG_BYTES);
       ctl[base + OP] = LOAD_OPS;
       ctl[base + ERR] = 0;
-      const seq = Atomics.add(ctl, base + SEQ, 1) + 1;
-      Atomics.notify(ctl, base + SEQ, 1);
-      return seq;
+      return this.post(w);
     });
     // the workers import asynchronously, so wait without blocking this thread's event loop
     const deadline = performance.now() + this.timeoutMs;
@@ -218,11 +226,11 @@ export class WorkerPool {
       ctl[base + OP] = opi;
       ctl[base + NARGS] = jobs[w]!.length;
       ctl[base + ERR] = 0;
-      seqs.push(Atomics.add(ctl, base + SEQ, 1) + 1);
-      Atomics.notify(ctl, base + SEQ, 1);
+      seqs.push(this.post(w));
     }
     this.running = op;
     const results = new Array<number>(n).fill(0);
+    const here = new Array<boolean>(n).fill(false); // jobs taken back and run on this thread
     let mainError: unknown = null;
     const t0 = performance.now();
     try {
@@ -232,17 +240,39 @@ export class WorkerPool {
     }
     const mainMs = performance.now() - t0;
     try {
-      // always collect every worker, even when the calling thread's share threw
-      for (let w = 1; w < n; w++) this.await(w, seqs[w]!, op, mainMs);
+      // a job no worker has taken yet runs here; then every worker that took one is awaited, even when a share
+      // run here threw
+      for (let w = 1; w < n; w++) {
+        if (!this.takeBack || Atomics.compareExchange(ctl, w * SLOT_INTS + CLAIM, seqs[w]!, seqs[w]! + TAKEN_BACK) !== seqs[w]) continue;
+        here[w] = true;
+        if (mainError !== null) continue;
+        try {
+          results[w] = this.mainFns[opi]!(...jobs[w]!) ?? 0;
+        } catch (e) {
+          mainError = e;
+        }
+      }
+      for (let w = 1; w < n; w++) if (!here[w]) this.await(w, seqs[w]!, op, mainMs);
     } finally {
       this.running = null;
     }
     if (mainError !== null) throw callingThreadError(op, mainError);
     for (let w = 1; w < n; w++) {
+      if (here[w]) continue;
       if (ctl[w * SLOT_INTS + ERR] !== 0) throw new Error(`WorkerPool.run: ${op} failed on worker ${w}: ${this.message(w)}`);
       results[w] = this.args[w * SLOT_ARGS + SLOT_ARGS - 1]!;
     }
     return results;
+  }
+
+  /** Opens the next job in worker w's slot (its OP and arguments already written) and wakes the worker; returns its sequence number. */
+  private post(w: number): number {
+    const ctl = this.ctl, base = w * SLOT_INTS;
+    const seq = (Atomics.load(ctl, base + SEQ) + SEQ_STEP) | 0; // only this thread writes SEQ
+    Atomics.store(ctl, base + CLAIM, seq); // open before it is announced, so the worker never sees a closed job
+    Atomics.store(ctl, base + SEQ, seq);
+    Atomics.notify(ctl, base + SEQ, 1);
+    return seq;
   }
 
   /** Blocks until worker w publishes DONE = seq, in slices, failing on a dead or stalled worker. */
@@ -293,8 +323,7 @@ export class WorkerPool {
     this.workers.forEach((_, i) => {
       const base = (i + 1) * SLOT_INTS;
       ctl[base + OP] = -1;
-      Atomics.add(ctl, base + SEQ, 1);
-      Atomics.notify(ctl, base + SEQ, 1);
+      this.post(i + 1);
     });
     // a worker stuck in a kernel never reads the close op; stop it after the timeout
     const timer = setTimeout(() => { for (const w of this.workers) void w.terminate(); }, this.timeoutMs);

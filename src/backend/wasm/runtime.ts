@@ -20,6 +20,8 @@ export interface WasmRuntimeOptions {
   maxMemoryMB?: number;
   /** ms before a worker that does not pick up or finish a job becomes an Error; default TESSERA_POOL_TIMEOUT_MS or 30 000 */
   poolTimeoutMs?: number;
+  /** see WorkerPoolOptions.takeBack (tests pin jobs to workers with false) */
+  poolTakeBack?: boolean;
 }
 
 type WasmFn = (...args: number[]) => number;
@@ -87,7 +89,8 @@ export async function createWasmRuntime(opts: WasmRuntimeOptions = {}): Promise<
   // the module's static data sits below __heap_base; keep a margin above it
   const heap = new WasmHeap(memory, Math.max(fn.heapBase!(), 1024) + 1024, maximumPages);
   const timeoutMs = opts.poolTimeoutMs ?? envInt('TESSERA_POOL_TIMEOUT_MS');
-  const pool = await WorkerPool.create(module, memory, instance.exports, threads, timeoutMs === undefined ? {} : { timeoutMs });
+  const pool = await WorkerPool.create(module, memory, instance.exports, threads,
+    { ...(timeoutMs === undefined ? {} : { timeoutMs }), ...(opts.poolTakeBack === undefined ? {} : { takeBack: opts.poolTakeBack }) });
   const scratchBytes = fn.gemmScratchBytes!() + 64 * 1024;
   const scratch = Array.from({ length: threads }, () => heap.allocBytes(scratchBytes));
   return { heap, pool, threads, fn, scratch, scratchBytes, close: () => pool.close() };
