@@ -125,6 +125,11 @@ export interface Backend {
    * the backend can skip zero-filling memory it recycles. Absent: `alloc` is used.
    */
   allocUninit?<D extends DType>(dtype: D, n: number): StorageOf[D];
+  /**
+   * Gives the memory of a storage this backend allocated back at once, before the garbage collector would.
+   * The caller guarantees that nothing will read or write it again. Absent: memory returns when collected.
+   */
+  release?(storage: Storage): void;
   readonly kernels: Partial<Kernels>;
   /** Number of threads the backend computes with. */
   readonly threads: number;

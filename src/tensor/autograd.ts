@@ -1,6 +1,13 @@
 // Reverse-mode autodiff over the tape that ops leave in `gradFn`. backward() walks the graph from a scalar
 // in reverse topological order, summing gradients that meet, and accumulates into `.grad` of leaves
 // (so calling it over several micro-batches accumulates, as in torch). Backward rules run under noGrad.
+//
+// Memory: the gradients flowing through the pass are temporaries, and tensor storage otherwise returns to the
+// backend only when the garbage collector finds it (on the wasm heap, after hundreds of MB of newer blocks, so
+// every kernel wrote to cache-cold memory). backward() frees a gradient's storage as soon as the pass is done
+// with it: only storage that ops allocated during this pass, that no pending gradient or leaf `.grad` holds,
+// and whose memory no gradient returned by a rule aliases. A rule that keeps its input gradient beyond its
+// return is not supported (none does).
 
 import type { Tensor } from './tensor.ts';
 
@@ -28,13 +35,26 @@ export interface BackwardOptions {
 
 type AddFn = (a: Tensor, b: Tensor) => Tensor;
 type OnesLike = (t: Tensor) => Tensor;
+/** How backward learns which storage ops allocate (record into a set, or stop with null) and gives it back. */
+export interface AutogradMemory {
+  record(into: Set<Tensor['storage']> | null): void;
+  release(storage: Tensor['storage']): void;
+}
 let addImpl: AddFn | null = null;
 let onesLikeImpl: OnesLike | null = null;
+let memoryImpl: AutogradMemory | null = null;
 
-/** ops/ registers the two ops backward needs, keeping this file free of import cycles. */
-export function registerAutogradOps(add: AddFn, onesLike: OnesLike): void {
+/** ops/ registers what backward needs, keeping this file free of import cycles. */
+export function registerAutogradOps(add: AddFn, onesLike: OnesLike, memory: AutogradMemory | null = null): void {
   addImpl = add;
   onesLikeImpl = onesLike;
+  memoryImpl = memory;
+}
+
+/** True when two typed arrays may share memory (views of one wasm memory made across a grow are different buffer objects). */
+function overlaps(a: Tensor['storage'], b: Tensor['storage']): boolean {
+  const sameMemory = a.buffer === b.buffer || (a.buffer instanceof SharedArrayBuffer && b.buffer instanceof SharedArrayBuffer);
+  return sameMemory && a.byteOffset < b.byteOffset + b.byteLength && b.byteOffset < a.byteOffset + a.byteLength;
 }
 
 /** Left on an op output once backward has freed its tape, so a second pass fails loudly instead of stopping there. */
@@ -67,28 +87,60 @@ export function backward(root: Tensor, grad?: Tensor, opts: BackwardOptions = {}
   }
   const grads = new Map<number, Tensor>();
   const prev = isGradEnabled();
+  // storage allocated during this pass; how many pending gradients hold each; what must outlive the pass
+  const mem = opts.retainGraph ? null : memoryImpl;
+  const born = new Set<Tensor['storage']>(), holders = new Map<Tensor['storage'], number>(), kept = new Set<Tensor['storage']>();
+  const hold = (t: Tensor, d: number) => { if (born.has(t.storage)) holders.set(t.storage, (holders.get(t.storage) ?? 0) + d); };
+  const done = (t: Tensor) => {
+    const s = t.storage;
+    if (!mem || !born.has(s) || kept.has(s) || (holders.get(s) ?? 0) > 0) return;
+    born.delete(s);
+    holders.delete(s);
+    mem.release(s);
+  };
   enabled = false;
+  mem?.record(born);
   try {
-    grads.set(root.id, grad ?? onesLike(root));
+    grads.set(root.id, grad ?? onesLike(root)); // the caller's gradient predates the pass, so it is never freed
     for (let i = order.length - 1; i >= 0; i--) {
       const t = order[i]!;
       const g = grads.get(t.id);
       if (!g) continue;
       grads.delete(t.id);
+      hold(g, -1);
       if (!t.gradFn) {
-        t.grad = t.grad ? add(t.grad, g) : g;
+        if (t.grad) {
+          t.grad = add(t.grad, g);
+          done(g);
+        } else t.grad = g;
+        kept.add(t.grad.storage);
         continue;
       }
       const inGrads = t.gradFn.backward(g);
+      const spent: Tensor[] = [g];
       t.gradFn.inputs.forEach((x, j) => {
         const gx = inGrads[j];
-        if (!x || !x.requiresGrad || !gx) return;
+        if (!gx) return;
+        // a gradient that is another view of g's memory (not its storage object) keeps g's storage for good
+        if (gx.storage !== g.storage && overlaps(gx.storage, g.storage)) kept.add(g.storage);
+        if (!x || !x.requiresGrad) { spent.push(gx); return; }
         const acc = grads.get(x.id);
-        grads.set(x.id, acc ? add(acc, gx) : gx);
+        if (acc) {
+          const sum = add(acc, gx);
+          hold(acc, -1);
+          spent.push(acc, gx);
+          grads.set(x.id, sum);
+          hold(sum, 1);
+        } else {
+          grads.set(x.id, gx);
+          hold(gx, 1);
+        }
       });
+      for (const s of spent) done(s);
       if (!opts.retainGraph) t.gradFn = released;
     }
   } finally {
+    mem?.record(null);
     enabled = prev;
   }
 }

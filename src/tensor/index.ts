@@ -15,6 +15,7 @@ import * as M from './ops/movement.ts';
 import * as R from './ops/reduce.ts';
 import * as MM from './ops/matmul.ts';
 import * as N from './ops/nn.ts';
+import { recordAllocations, releaseStorage } from './ops/util.ts';
 
 export * from './ops/creation.ts';
 export * from './ops/elementwise.ts';
@@ -30,7 +31,7 @@ export type { DType } from './dtype.ts';
 export { Tensor, type GradFn } from './tensor.ts';
 export type { Shape } from './shape.ts';
 
-registerAutogradOps((a, b) => E.add(a, b), (t) => C.onesLike(t));
+registerAutogradOps((a, b) => E.add(a, b), (t) => C.onesLike(t), { record: recordAllocations, release: releaseStorage });
 
 type TL = E.TensorLike;
 type Axes = number | readonly number[];

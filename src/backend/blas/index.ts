@@ -178,6 +178,7 @@ export async function blasBackend(base: Backend & { runtime?: WasmRuntime }, thr
     detail: `GEMM: ${blas.library}${process.env.OPENBLAS_CORETYPE ? ` (OPENBLAS_CORETYPE=${process.env.OPENBLAS_CORETYPE})` : ''}, ${threading}; other kernels: ${base.name}${base.detail ? ` (${base.detail})` : ''}`,
     alloc: base.alloc,
     ...(base.allocUninit ? { allocUninit: base.allocUninit } : {}),
+    ...(base.release ? { release: base.release } : {}),
     kernels: {
       ...base.kernels,
       ...(attention.attention && attention.attentionBackward ? { attention: attention.attention, attentionBackward: attention.attentionBackward } : {}),

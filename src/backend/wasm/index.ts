@@ -14,7 +14,7 @@ import type { AttentionArgs, Backend, BinaryOp, Kernels, UnaryOp, View } from '.
 import { referenceKernels } from '../reference/index.ts';
 import { walk2 } from '../reference/iter.ts';
 import { gemmLayout, gemmSpan, uniformBatchStride } from '../gemm-layout.ts';
-import { allocStorage, type DType, type FloatStorage, type StorageOf } from '../../tensor/dtype.ts';
+import { allocStorage, type DType, type FloatStorage, type Storage, type StorageOf } from '../../tensor/dtype.ts';
 import { contiguousStrides, numel, type Shape } from '../../tensor/shape.ts';
 import { createWasmRuntime, wasmVariant, type WasmRuntime } from './runtime.ts';
 import * as E from './elementwise.ts';
@@ -399,6 +399,13 @@ export async function createWasmBackend(threads: number): Promise<Backend & { ru
     dtypes: ['float32'],
     kernels: wasmKernels(rt),
     allocUninit,
+    release(storage: Storage): void {
+      // only the view allocUninit returned is registered with the heap's finalizer: any other (a subarray, a
+      // view made after a grow) is left to the collector, or the finalizer would later free a reused block
+      if (!(storage instanceof Float32Array) || !rt.heap.owns(storage) || !rt.heap.forget(storage)) return;
+      rt.heap.free(storage.byteOffset);
+      sinceCollect = Math.max(0, sinceCollect - storage.byteLength);
+    },
     alloc<D extends DType>(dtype: D, n: number): StorageOf[D] {
       const a = allocUninit(dtype, n);
       if (a instanceof Float32Array) a.fill(0);

@@ -86,9 +86,9 @@ export class WasmHeap {
     this.registry.register(owner, ptr, owner);
   }
 
-  /** Cancels freeWhenCollected for owner (call before an explicit free of its block). */
-  forget(owner: object): void {
-    this.registry.unregister(owner);
+  /** Cancels freeWhenCollected for owner (call before an explicit free of its block); false when owner was not registered. */
+  forget(owner: object): boolean {
+    return this.registry.unregister(owner);
   }
 
   /** A fresh f32 view of [ptr, ptr + 4n) on the current buffer. */

@@ -17,15 +17,33 @@ export function anyView(t: Tensor): View<Storage> {
   return { data: t.storage, shape: t.shape, strides: t.strides, offset: t.offset };
 }
 
+/** While set, every storage alloc / allocOut hands out is added (backward's record of its own temporaries). */
+let born: Set<Storage> | null = null;
+
+/** Starts recording the storages ops allocate into `into`, or stops (null). */
+export function recordAllocations(into: Set<Storage> | null): void {
+  born = into;
+}
+
 /** Zero-filled storage on the active backend (for outputs that are accumulated into or only partly written). */
-export const alloc = profiledOutside('alloc (zeroed)', <D extends DType>(dtype: D, shape: Shape): StorageOf[D] =>
-  getBackend().alloc(dtype, numel(shape)));
+export const alloc = profiledOutside('alloc (zeroed)', <D extends DType>(dtype: D, shape: Shape): StorageOf[D] => {
+  const s = getBackend().alloc(dtype, numel(shape));
+  born?.add(s);
+  return s;
+});
 
 /** Storage with unspecified contents, for an output its kernel or loop writes in full (no zero fill). */
 export const allocOut = profiledOutside('alloc (output)', <D extends DType>(dtype: D, shape: Shape): StorageOf[D] => {
   const b = getBackend();
-  return b.allocUninit ? b.allocUninit(dtype, numel(shape)) : b.alloc(dtype, numel(shape));
+  const s = b.allocUninit ? b.allocUninit(dtype, numel(shape)) : b.alloc(dtype, numel(shape));
+  born?.add(s);
+  return s;
 });
+
+/** Returns a storage's memory to the active backend now (see Backend.release); a no-op where it cannot. */
+export function releaseStorage(s: Storage): void {
+  getBackend().release?.(s);
+}
 
 /** The elements of a contiguous float tensor as a typed array from element 0 (a subarray: views keep an offset). */
 export function floatStorage(t: Tensor): FloatStorage {
