@@ -5,7 +5,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { openSafetensors } from '../../io/safetensors.ts';
-import { noGrad, randn, tensor, type Tensor } from '../../tensor/index.ts';
+import { avgPool1d, noGrad, randn, tensor, type Tensor } from '../../tensor/index.ts';
 import { hfFixture } from '../../util/paths.ts';
 import { loadWhisper } from '../mllm/whisper.ts';
 import { readConfig } from '../registry.ts';
@@ -66,4 +66,17 @@ test('Whisper encoder: gradients reach conv1 and the last layer; the position ta
   assert.ok(enc.conv1.weight.grad && enc.conv1.weight.grad.abs().sum().item() > 0);
   assert.ok(enc.layers[0]!.fc2.weight.grad && enc.layers[0]!.fc2.weight.grad.abs().sum().item() > 0);
   assert.equal(enc.embedPositions.weight.grad, null);
+});
+
+test('Whisper encoder pooling (Qwen2-Audio, stride 2) averages row pairs and drops an odd last frame, as avg_pool1d', () => {
+  for (const frames of [3, 4]) {
+    const cfg = parseWhisperConfig({ num_mel_bins: 4, d_model: 8, encoder_layers: 1, encoder_attention_heads: 2, encoder_ffn_dim: 16, max_source_positions: frames });
+    const enc = new WhisperEncoder(cfg);
+    const out = noGrad(() => enc.forward(randn([2, 4, 2 * frames]), { poolStride: 2 }));
+    const h = out.hiddenStates.at(-1)!; // [2, frames, 8], before pooling and the final norm
+    const want = noGrad(() => enc.layerNorm.forward(avgPool1d(h.transpose(1, 2), 2).transpose(1, 2)));
+    assert.deepEqual(out.lastHiddenState.shape, [2, Math.floor(frames / 2), 8]);
+    const diff = out.lastHiddenState.sub(want).abs().max().item();
+    assert.ok(diff < 1e-6, `${frames} frames: max difference ${diff}`);
+  }
 });

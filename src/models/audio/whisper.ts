@@ -166,7 +166,7 @@ export class WhisperEncoder extends Module {
       // avg_pool1d(k, stride k) over time: the mean of each k consecutive rows, floor(T / k) of them
       const k = opts.poolStride, [B, T, C] = h.shape as [number, number, number], ol = Math.floor(T / k);
       if (ol === 0) throw new Error(`whisper: ${T} frames are fewer than the pooling stride ${k}`);
-      h = mean(reshape(slice(h, 1, 0, ol * k), [B, ol, k, C]), 2); // [B, T', C]
+      h = mean(reshape(ol * k === T ? h : slice(h, 1, 0, ol * k), [B, ol, k, C]), 2); // [B, T', C]
     }
     h = this.layerNorm.forward(h);
     if (!opts.poolStride || opts.poolStride === 1) hiddenStates[hiddenStates.length - 1] = h;
