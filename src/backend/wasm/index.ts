@@ -400,7 +400,7 @@ export async function createWasmBackend(threads: number): Promise<Backend & { ru
     kernels: wasmKernels(rt),
     allocUninit,
     release(storage: Storage): void {
-      // only the view allocUninit returned is registered with the heap's finalizer: any other (a subarray, a
+      // only the view allocUninit returned is registered with the heap's finalizer: every other view (a subarray, a
       // view made after a grow) is left to the collector, or the finalizer would later free a reused block
       if (!(storage instanceof Float32Array) || !rt.heap.owns(storage) || !rt.heap.forget(storage)) return;
       rt.heap.free(storage.byteOffset);
