@@ -83,8 +83,46 @@ const imEnd = '<|im_end|>';
 /**
  * The rendering of `messages` cut into segments; assistant content + its `<|im_end|>` are labelled. With
  * `addGenerationPrompt` the rendering ends with an open assistant turn (for prompts, nothing is labelled then).
+ *
+ * Placing the labels renders every prefix of the conversation (about 0.75·k² message renderings for k messages,
+ * most of the time of encoding a training set), so the cut is made once per conversation shape — roles, tool calls,
+ * each content replaced by a placeholder — and the contents are put into the placeholders' segments. One rendering
+ * of the real conversation checks the result; a template that looks into the contents (trims them, tests them)
+ * fails that check, and its conversation is cut by rendering its own prefixes, as every conversation once was.
  */
 export function renderSegments(template: string, messages: readonly ChatMessage[], where: string, addGenerationPrompt = false): Segment[] {
+  const contents = messages.map((m) => m.content);
+  if (!contents.every((c): c is string => typeof c === 'string' && !c.includes(HOLE))) return exactSegments(template, messages, where, addGenerationPrompt);
+  const shape = messages.map((m, i) => ({ ...m, content: hole(i) }));
+  const key = `${addGenerationPrompt ? 1 : 0}${JSON.stringify(shape)}`;
+  let cuts = shapeCache.get(template);
+  if (!cuts) shapeCache.set(template, cuts = new Map());
+  let skeleton = cuts.get(key);
+  if (skeleton === undefined) {
+    try {
+      skeleton = exactSegments(template, shape, where, addGenerationPrompt);
+    } catch {
+      skeleton = null; // the placeholders themselves may upset a template: cut the real conversation instead
+    }
+    if (cuts.size >= SHAPES_KEPT) cuts.clear();
+    cuts.set(key, skeleton);
+  }
+  if (!skeleton) return exactSegments(template, messages, where, addGenerationPrompt);
+  const filled = skeleton.map((s) => ({ text: s.text.replace(HOLES, (_, i: string) => contents[Number(i)]!), labelled: s.labelled })).filter((s) => s.text);
+  const whole = renderChat(template, messages, { addGenerationPrompt });
+  return filled.map((s) => s.text).join('') === whole ? filled : exactSegments(template, messages, where, addGenerationPrompt);
+}
+
+// U+E000 / U+E001 (private use) around the message index: text the data never holds (checked above)
+const HOLE = '\uE000';
+const HOLES = /\uE000(\d+)\uE001/g;
+const hole = (i: number) => `${HOLE}${i}\uE001`;
+/** Cut skeletons per template, by conversation shape (a training set has a handful of shapes; bounded anyway). */
+const shapeCache = new Map<string, Map<string, Segment[] | null>>();
+const SHAPES_KEPT = 4096;
+
+/** The cut found by rendering every prefix of this very conversation. Exported for the tests. */
+export function exactSegments(template: string, messages: readonly ChatMessage[], where: string, addGenerationPrompt = false): Segment[] {
   const segments: Segment[] = [];
   let done = '';
   const take = (rendered: string, labelled: boolean): void => {
