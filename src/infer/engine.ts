@@ -227,7 +227,7 @@ class TesseraEngine implements ChatEngine {
     const vectors: number[][] = [];
     let promptTokens = 0;
     for (const [i, text] of texts.entries()) {
-      const ids = this.tokenizer.encode(text, { addSpecialTokens: false }).ids;
+      const ids = this.tokenizer.encodeIds(text, { addSpecialTokens: false });
       if (ids.length === 0) throw new ChatInputError(`input[${i}] is empty`, 'input');
       if (ids.length > this.limits.contextLength) {
         throw new ChatInputError(`input[${i}] is ${ids.length} tokens; the context is ${this.limits.contextLength}`, 'input', 'context_length_exceeded');

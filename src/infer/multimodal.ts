@@ -122,14 +122,14 @@ export async function textRunner(dir: string): Promise<ModelRunner> {
     kind: 'text', tokenizer, template: templateOf(dir, tokenizer), contextLength: model.cfg.maxPositions,
     eosIds: eosOf(tokenizer, model.cfg.eosTokenId), accepts: { image: false, audio: false }, maxAudioSeconds: Infinity,
     step: model,
-    prepare: async (text) => ({ ids: tokenizer.encode(text, { addSpecialTokens: false }).ids, embeds: null }),
+    prepare: async (text) => ({ ids: tokenizer.encodeIds(text, { addSpecialTokens: false }), embeds: null }),
     hidden: (ids) => model.model.forward({ inputIds: ids }).lastHiddenState,
   };
 }
 
 /** Marker-expanded ids of a tessera prompt (what encodePrompt makes of the same rendering) + its media. */
 async function tesseraSample(processor: TesseraProcessor, text: string, media: PromptMedia): Promise<EncodedSample> {
-  const raw = processor.tokenizer.encode(text, { addSpecialTokens: false }).ids;
+  const raw = processor.tokenizer.encodeIds(text, { addSpecialTokens: false });
   checkMarkers(countOf(raw, processor.imageTokenId), media.images.length, 'image', '<image>');
   checkMarkers(countOf(raw, processor.audioTokenId), media.audios.length, 'audio', '<audio>');
   const pixelValues = await Promise.all(media.images.map((img, i) => processor.imagePixels(img, `image ${i}`)));
@@ -219,10 +219,10 @@ export async function llavaRunner(dir: string): Promise<ModelRunner> {
     async prepare(text: string, media: PromptMedia): Promise<PreparedPrompt> {
       const found = text.split(marker).length - 1;
       checkMarkers(found, media.images.length, 'image', marker);
-      if (!media.images.length) return { ids: tokenizer.encode(text, { addSpecialTokens: false }).ids, embeds: null };
+      if (!media.images.length) return { ids: tokenizer.encodeIds(text, { addSpecialTokens: false }), embeds: null };
       const pixels = processor.imageProcessor.process(media.images); // [I, 3, H, W]
       const perImage = processor.numImageTokens(pixels.shape[2], pixels.shape[3]);
-      const ids = tokenizer.encode(text.split(marker).join(marker.repeat(perImage)), { addSpecialTokens: false }).ids;
+      const ids = tokenizer.encodeIds(text.split(marker).join(marker.repeat(perImage)), { addSpecialTokens: false });
       const embeds = noGrad(() => {
         const idsT = tensor(Int32Array.from(ids), { shape: [1, ids.length], dtype: 'int32' });
         return model.embed(idsT, model.imageFeatures(tensor(pixels.data, { shape: pixels.shape }))); // [1, T, C]

@@ -67,7 +67,7 @@ export function writeTinyCheckpoint(dir: string, opts: TinyCheckpointOptions = {
 
 function scriptWeights(model: CausalLM, tokenizer: Tokenizer, script: readonly string[]): void {
   const ids = ['\n', ...script].map((text) => {
-    const enc = tokenizer.encode(text, { addSpecialTokens: false }).ids;
+    const enc = tokenizer.encodeIds(text, { addSpecialTokens: false });
     if (enc.length !== 1) throw new Error(`tiny checkpoint: script text ${JSON.stringify(text)} is ${enc.length} tokens, not 1`);
     return enc[0]!;
   });

@@ -82,7 +82,7 @@ export async function runStage(o: RunStageOptions): Promise<RunStageResult> {
   let result: LoopResult;
   switch (stage.kind) {
     case 'pretrain-text': {
-      const ids = (r: unknown) => Promise.resolve(processor.tokenizer.encode(textOf(r), { addSpecialTokens: false }).ids);
+      const ids = (r: unknown) => Promise.resolve(processor.tokenizer.encodeIds(textOf(r), { addSpecialTokens: false }));
       const toSamples = (docs: number[][]) => stage.packing
         ? packDocuments(docs, stage.maxLength, processor.eosTokenId)
         : docs.map((d) => d.slice(0, stage.maxLength)).map((d) => ({ ids: d, labels: d.slice() }));

@@ -42,6 +42,8 @@ for (const name of ['bytelevel-bpe', 'llama-bpe-legacy', 'llama-bpe-metaspace'])
       const withSpecials = tok.encode(c.text, { addSpecialTokens: true });
       assert.deepEqual(withSpecials.ids, c.ids_with_special_tokens, `${label} ids_with_special_tokens`);
       assert.equal(withSpecials.offsets?.length, withSpecials.ids.length);
+      assert.deepEqual(tok.encodeIds(c.text, { addSpecialTokens: false }), c.ids, `${label} encodeIds`);
+      assert.deepEqual(tok.encodeIds(c.text), c.ids_with_special_tokens, `${label} encodeIds with special tokens`);
       assert.equal(tok.decode(c.ids), c.decoded, `${label} decoded`);
       assert.equal(tok.decode(c.ids, { skipSpecialTokens: true }), c.decoded_skip_special, `${label} decoded_skip_special`);
     }

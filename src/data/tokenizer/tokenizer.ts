@@ -166,6 +166,11 @@ export class Tokenizer {
     return Tokenizer.fromJson(readJson(jsonPath), config, jsonPath);
   }
 
+  /** The ids of `encode` alone, without the work of finding each token's character offsets. */
+  encodeIds(text: string, options: EncodeOptions = {}): number[] {
+    return Array.from(this.inner.encode(text, { add_special_tokens: options.addSpecialTokens ?? true }).ids);
+  }
+
   encode(text: string, options: EncodeOptions = {}): Encoding {
     const addSpecialTokens = options.addSpecialTokens ?? true;
     const enc = this.inner.encode(text, { add_special_tokens: addSpecialTokens });

@@ -165,7 +165,7 @@ export class Kosmos2Processor {
     if (opts.bboxes && opts.bboxes.length !== texts.length) throw new Error(`kosmos-2 processor: ${texts.length} texts but ${opts.bboxes.length} bbox lists`);
     const bos = this.id('<s>'), boi = this.id('<image>'), unk = this.id('<unk>'), pad = this.id('<pad>');
     const rows = texts.map((t, i) => {
-      const ids = this.tokenizer.encode(`<s>${this.prompt(t, Q, opts.bboxes?.[i] ?? null)}`, { addSpecialTokens: false }).ids;
+      const ids = this.tokenizer.encodeIds(`<s>${this.prompt(t, Q, opts.bboxes?.[i] ?? null)}`, { addSpecialTokens: false });
       if (ids[0] !== bos || ids.slice(1, 2 + Q).some((x) => x !== boi)) throw new Error(`kosmos-2 processor: text ${i} did not tokenize to <s> <image>×${Q + 1}`);
       for (let k = 0; k < Q; k++) ids[2 + k] = unk + 1 + k;
       return { ids, imageMask: ids.map((_, p) => (p >= 2 && p < 2 + Q ? 1 : 0)) };

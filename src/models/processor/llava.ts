@@ -116,7 +116,7 @@ export class LlavaProcessor {
     }
     const pixelValues = images.length > 0 ? this.imageProcessor.process(images) : undefined;
     const perImage = pixelValues === undefined ? 0 : this.numImageTokens(pixelValues.shape[2], pixelValues.shape[3]);
-    const rows = texts.map((t) => this.tokenizer.encode(t.split(marker).join(marker.repeat(perImage)), { addSpecialTokens: true }).ids);
+    const rows = texts.map((t) => this.tokenizer.encodeIds(t.split(marker).join(marker.repeat(perImage)), { addSpecialTokens: true }));
 
     const length = Math.max(...rows.map((r) => r.length));
     if (options.padding === false) {

@@ -175,7 +175,7 @@ export class TesseraProcessor {
     const inputIds: number[] = [], labels: number[] = [];
     let seenImages = 0, seenAudios = 0;
     for (const seg of segments) {
-      for (const id of this.tokenizer.encode(seg.text, { addSpecialTokens: false }).ids) {
+      for (const id of this.tokenizer.encodeIds(seg.text, { addSpecialTokens: false })) {
         let run = [id];
         if (id === this.imageTokenId) {
           seenImages++;

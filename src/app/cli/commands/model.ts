@@ -33,7 +33,7 @@ export async function runForward(opts: { model: string; inputs: string; out: str
 }
 
 export function tokenize(dir: string, text: string, special = true): number[] {
-  return Tokenizer.fromFile(dir).encode(text, { addSpecialTokens: special }).ids;
+  return Tokenizer.fromFile(dir).encodeIds(text, { addSpecialTokens: special });
 }
 
 export function parseIds(text: string): number[] {
