@@ -10,9 +10,11 @@ import { isAbsolute, join, resolve } from 'node:path';
 import { loadTessera, saveTessera } from '../models/tessera/checkpoint.ts';
 import type { TesseraBatch, TesseraModel } from '../models/tessera/model.ts';
 import type { EncodedSample, TesseraProcessor } from '../models/tessera/processor.ts';
-import { formatSummary, loadJsonl, preferenceRecords, textOf, type OnBadRecord, type RecordEncoder } from './dataset.ts';
+import { getBackend } from '../backend/registry.ts';
+import { formatSummary, loadJsonl, textOf, type OnBadRecord, type RecordEncoder } from './dataset.ts';
 import { dpoObjective, type PreferencePair } from './dpo.ts';
 import { AttributeModel, attributeEncoder, attributeObjective, freshImageSamples, readScenes } from './encoder-pretrain.ts';
+import { EncodeThread, specEncoder, type EncodeSpec } from './encode-thread.ts';
 import { applyLora, mergeLora } from './lora.ts';
 import { trainLoop, type LoopResult, type SampleSet, type Source } from './loop.ts';
 import { countTargets, languageModelObjective, lmLossSum, packDocuments, type Objective } from './objective.ts';
@@ -53,8 +55,29 @@ export async function runStage(o: RunStageOptions): Promise<RunStageResult> {
   const log = (s: string) => { if (!o.quiet) process.stderr.write(`${s}\n`); };
 
   // `generated` makes the samples of a `generate:<kind>` data path (drawn during training, never read from disk)
+  // `spec`, where the records are conversations or preference pairs: with two or more threads a worker encodes
+  // half of them (encode-thread.ts)
   async function sources<S>(encode: RecordEncoder<S>, post: (s: S[]) => S[] = (s) => s,
-    generated?: (kind: string) => SampleSet<S>): Promise<{ train: Source<S>[]; evalSamples: S[] }> {
+    generated?: (kind: string) => SampleSet<S>, spec?: EncodeSpec): Promise<{ train: Source<S>[]; evalSamples: S[] }> {
+    const files = stage.data.filter((d) => !d.path.startsWith(GENERATE)).length + (stage.evalData ? 1 : 0);
+    let thread: EncodeThread<S> | null = null;
+    if (spec && files > 0 && getBackend().threads >= 2) {
+      try {
+        thread = await EncodeThread.start<S>(spec);
+      } catch (e) {
+        log(`stage ${stage.name}: encoding on one thread (${(e as Error).message})`);
+      }
+    }
+    const helper = thread ? (r: unknown, dir: string) => thread.encode(r, dir) : undefined;
+    try {
+      return await readSources(encode, post, generated, helper);
+    } finally {
+      await thread?.close();
+    }
+  }
+
+  async function readSources<S>(encode: RecordEncoder<S>, post: (s: S[]) => S[], generated: ((kind: string) => SampleSet<S>) | undefined,
+    helper: RecordEncoder<unknown> | undefined): Promise<{ train: Source<S>[]; evalSamples: S[] }> {
     const train: Source<S>[] = [];
     for (const d of stage.data) {
       if (d.path.startsWith(GENERATE)) {
@@ -63,13 +86,13 @@ export async function runStage(o: RunStageOptions): Promise<RunStageResult> {
         train.push({ name: d.path, samples: generated(kind), weight: d.weight });
         continue;
       }
-      const { samples, summary } = await loadJsonl(at(d.path), encode, { onBadRecord });
+      const { samples, summary } = await loadJsonl(at(d.path), encode, { onBadRecord, helper });
       log(formatSummary(summary));
       train.push({ name: d.path, samples: post(samples), weight: d.weight });
     }
     let evalSamples: S[] = [];
     if (stage.evalData) {
-      const r = await loadJsonl(at(stage.evalData), encode, { onBadRecord, limit: stage.evalLimit });
+      const r = await loadJsonl(at(stage.evalData), encode, { onBadRecord, limit: stage.evalLimit, helper });
       log(formatSummary(r.summary));
       evalSamples = post(r.samples);
     }
@@ -94,21 +117,16 @@ export async function runStage(o: RunStageOptions): Promise<RunStageResult> {
     }
     case 'align':
     case 'instruct': {
-      const data = await sources((r, dir) => processor.encodeRecord(r, dir, { maxLength: stage.maxLength }));
+      const spec: EncodeSpec = { modelDir: from, kind: 'conversation', maxLength: stage.maxLength };
+      const data = await sources(specEncoder(processor, spec) as RecordEncoder<EncodedSample>, undefined, undefined, spec);
       result = await loop(conversationObjective(model, processor), data);
       break;
     }
     case 'dpo': {
       // reference: 'frozen-initial' — the weights this stage starts from, loaded again and never trained
       const reference = loadTessera(from).model.freeze().eval();
-      const encodePair = async (r: unknown, dir: string): Promise<PreferencePair<EncodedSample>> => {
-        const p = preferenceRecords(r);
-        return {
-          chosen: await processor.encodeRecord(p.chosen, dir, { maxLength: stage.maxLength }),
-          rejected: await processor.encodeRecord(p.rejected, dir, { maxLength: stage.maxLength }),
-        };
-      };
-      const data = await sources(encodePair);
+      const spec: EncodeSpec = { modelDir: from, kind: 'preference', maxLength: stage.maxLength };
+      const data = await sources(specEncoder(processor, spec) as RecordEncoder<PreferencePair<EncodedSample>>, undefined, undefined, spec);
       const dpo = stage.dpo ?? { beta: 0.1, labelSmoothing: 0 };
       const objective = dpoObjective<EncodedSample, TesseraBatch>({
         policy: model, beta: dpo.beta, labelSmoothing: dpo.labelSmoothing,
