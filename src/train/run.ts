@@ -16,6 +16,7 @@ import { dpoObjective, type PreferencePair } from './dpo.ts';
 import { AttributeModel, attributeEncoder, attributeObjective, freshImageSamples, readScenes } from './encoder-pretrain.ts';
 import { EncodeThread, specEncoder, type EncodeSpec } from './encode-thread.ts';
 import { applyLora, mergeLora } from './lora.ts';
+import { PackedSamples } from './packed.ts';
 import { trainLoop, type LoopResult, type SampleSet, type Source } from './loop.ts';
 import { countTargets, languageModelObjective, lmLossSum, packDocuments, type Objective } from './objective.ts';
 import type { StageConfig } from './stages.ts';
@@ -54,11 +55,13 @@ export async function runStage(o: RunStageOptions): Promise<RunStageResult> {
   const onBadRecord = o.onBadRecord ?? 'skip';
   const log = (s: string) => { if (!o.quiet) process.stderr.write(`${s}\n`); };
 
-  // `generated` makes the samples of a `generate:<kind>` data path (drawn during training, never read from disk)
-  // `spec`, where the records are conversations or preference pairs: with two or more threads a worker encodes
-  // half of them (encode-thread.ts)
-  async function sources<S>(encode: RecordEncoder<S>, post: (s: S[]) => S[] = (s) => s,
-    generated?: (kind: string) => SampleSet<S>, spec?: EncodeSpec): Promise<{ train: Source<S>[]; evalSamples: S[] }> {
+  // A stage's records as its sources: `post` maps each file's samples, `keep` stores a train file's samples (flat:
+  // PackedSamples), `generated` makes the samples of a `generate:<kind>` path (drawn during training, never read
+  // from disk); with `spec` (conversations, preference pairs) and two or more threads, a worker encodes two thirds
+  // of the records (encode-thread.ts).
+  async function sources<S>(encode: RecordEncoder<S>, how: { post?: (s: S[]) => S[]; generated?: (kind: string) => SampleSet<S>; spec?: EncodeSpec;
+    keep?: (s: S[]) => SampleSet<S> } = {}): Promise<{ train: Source<S>[]; evalSamples: S[] }> {
+    const { spec } = how;
     const files = stage.data.filter((d) => !d.path.startsWith(GENERATE)).length + (stage.evalData ? 1 : 0);
     let thread: EncodeThread<S> | null = null;
     if (spec && files > 0 && getBackend().threads >= 2) {
@@ -70,13 +73,13 @@ export async function runStage(o: RunStageOptions): Promise<RunStageResult> {
     }
     const helper = thread ? (r: unknown, dir: string) => thread.encode(r, dir) : undefined;
     try {
-      return await readSources(encode, post, generated, helper);
+      return await readSources(encode, how.post ?? ((x) => x), how.keep ?? ((x) => x), how.generated, helper);
     } finally {
       await thread?.close();
     }
   }
 
-  async function readSources<S>(encode: RecordEncoder<S>, post: (s: S[]) => S[], generated: ((kind: string) => SampleSet<S>) | undefined,
+  async function readSources<S>(encode: RecordEncoder<S>, post: (s: S[]) => S[], keep: (s: S[]) => SampleSet<S>, generated: ((kind: string) => SampleSet<S>) | undefined,
     helper: RecordEncoder<unknown> | undefined): Promise<{ train: Source<S>[]; evalSamples: S[] }> {
     const train: Source<S>[] = [];
     for (const d of stage.data) {
@@ -88,7 +91,7 @@ export async function runStage(o: RunStageOptions): Promise<RunStageResult> {
       }
       const { samples, summary } = await loadJsonl(at(d.path), encode, { onBadRecord, helper });
       log(formatSummary(summary));
-      train.push({ name: d.path, samples: post(samples), weight: d.weight });
+      train.push({ name: d.path, samples: keep(post(samples)), weight: d.weight });
     }
     let evalSamples: S[] = [];
     if (stage.evalData) {
@@ -118,7 +121,7 @@ export async function runStage(o: RunStageOptions): Promise<RunStageResult> {
     case 'align':
     case 'instruct': {
       const spec: EncodeSpec = { modelDir: from, kind: 'conversation', maxLength: stage.maxLength };
-      const data = await sources(specEncoder(processor, spec) as RecordEncoder<EncodedSample>, undefined, undefined, spec);
+      const data = await sources(specEncoder(processor, spec) as RecordEncoder<EncodedSample>, { spec, keep: (s) => PackedSamples.pack(s) });
       result = await loop(conversationObjective(model, processor), data);
       break;
     }
@@ -126,7 +129,7 @@ export async function runStage(o: RunStageOptions): Promise<RunStageResult> {
       // reference: 'frozen-initial' — the weights this stage starts from, loaded again and never trained
       const reference = loadTessera(from).model.freeze().eval();
       const spec: EncodeSpec = { modelDir: from, kind: 'preference', maxLength: stage.maxLength };
-      const data = await sources(specEncoder(processor, spec) as RecordEncoder<PreferencePair<EncodedSample>>, undefined, undefined, spec);
+      const data = await sources(specEncoder(processor, spec) as RecordEncoder<PreferencePair<EncodedSample>>, { spec });
       const dpo = stage.dpo ?? { beta: 0.1, labelSmoothing: 0 };
       const objective = dpoObjective<EncodedSample, TesseraBatch>({
         policy: model, beta: dpo.beta, labelSmoothing: dpo.labelSmoothing,
@@ -151,7 +154,7 @@ export async function runStage(o: RunStageOptions): Promise<RunStageResult> {
       const data = await sources((r, dir) => {
         if (!scenes.has(dir)) scenes.set(dir, readScenes(join(dir, 'data.jsonl')));
         return attributeEncoder(modality, processor, scenes.get(dir)!, patchGrid(model))(r, dir);
-      }, undefined, fresh);
+      }, { generated: fresh });
       // the attribute head always trains, at the stage's highest learning rate
       const headLr = Math.max(...Object.values(stage.lr));
       const withHead = { ...stage, trainable: [...stage.trainable, 'attributeHead'], lr: { ...stage.lr, attributeHead: headLr } };
