@@ -5,7 +5,7 @@
 // instruct), or DPO against the frozen starting weights (dpo) — run the loop, and save the trained model
 // (adapters merged) as `<run>/model`, ready to be the next stage's `model`.
 
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { isAbsolute, join, resolve } from 'node:path';
 import { loadTessera, saveTessera } from '../models/tessera/checkpoint.ts';
 import type { TesseraBatch, TesseraModel } from '../models/tessera/model.ts';
@@ -20,6 +20,9 @@ import { PackedSamples } from './packed.ts';
 import { trainLoop, type LoopResult, type SampleSet, type Source } from './loop.ts';
 import { countTargets, languageModelObjective, lmLossSum, packDocuments, type Objective } from './objective.ts';
 import type { StageConfig } from './stages.ts';
+
+/** Stages with fewer records than this encode them on one thread. */
+const THREAD_MIN_RECORDS = 256;
 
 /** A data path that names samples drawn during training instead of a file: `generate:shapes`. */
 export const GENERATE = 'generate:';
@@ -62,9 +65,8 @@ export async function runStage(o: RunStageOptions): Promise<RunStageResult> {
   async function sources<S>(encode: RecordEncoder<S>, how: { post?: (s: S[]) => S[]; generated?: (kind: string) => SampleSet<S>; spec?: EncodeSpec;
     keep?: (s: S[]) => SampleSet<S> } = {}): Promise<{ train: Source<S>[]; evalSamples: S[] }> {
     const { spec } = how;
-    const files = stage.data.filter((d) => !d.path.startsWith(GENERATE)).length + (stage.evalData ? 1 : 0);
     let thread: EncodeThread<S> | null = null;
-    if (spec && files > 0 && getBackend().threads >= 2) {
+    if (spec && getBackend().threads >= 2 && recordCount() >= THREAD_MIN_RECORDS) {
       try {
         thread = await EncodeThread.start<S>(spec);
       } catch (e) {
@@ -77,6 +79,18 @@ export async function runStage(o: RunStageOptions): Promise<RunStageResult> {
     } finally {
       await thread?.close();
     }
+  }
+
+  // lines of the stage's data files (a worker takes ~1 s to load its processor: not worth it for a few records)
+  function recordCount(): number {
+    const paths = [...stage.data.map((d) => d.path).filter((p) => !p.startsWith(GENERATE)), ...(stage.evalData ? [stage.evalData] : [])];
+    return paths.reduce((n, p) => {
+      try {
+        return n + readFileSync(at(p), 'utf8').split('\n').length;
+      } catch {
+        return n; // loadJsonl reports the unreadable file
+      }
+    }, 0);
   }
 
   async function readSources<S>(encode: RecordEncoder<S>, post: (s: S[]) => S[], keep: (s: S[]) => SampleSet<S>, generated: ((kind: string) => SampleSet<S>) | undefined,
