@@ -48,7 +48,12 @@ function pickVoice(rng: Rng, split: Split): string {
 const ESPEAK_RATE = 22050;
 
 async function espeak(tmpFile: string, voice: string, speed: number, pitch: number, gap: number, text: string): Promise<Float32Array> {
-  await run('espeak-ng', ['-w', tmpFile, '-v', voice, '-s', String(speed), '-p', String(pitch), '-g', String(gap), text]);
+  try {
+    await run('espeak-ng', ['-w', tmpFile, '-v', voice, '-s', String(speed), '-p', String(pitch), '-g', String(gap), text]);
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw e;
+    throw new Error('espeak-ng is not installed (or not on PATH): the speech tasks (asr-digits, audio-number, cross-count) are spoken by it; on Debian: apt-get install espeak-ng');
+  }
   const wav = decodeWav(await readFile(tmpFile), `espeak-ng output for ${JSON.stringify(text)}`);
   await rm(tmpFile, { force: true });
   if (wav.sampleRate !== ESPEAK_RATE || wav.channels !== 1) throw new Error(`espeak-ng wrote ${wav.sampleRate} Hz, ${wav.channels} channels; expected ${ESPEAK_RATE} Hz mono`);

@@ -113,3 +113,14 @@ test('CLI: tessera data synth writes the set and rejects bad options', async () 
   await assert.rejects(bad.parseAsync(['data', 'synth', '--out', out, '--tasks', 'all', '--n', 'many', '--seed', '3'], { from: 'user' }), /--n must be an integer/);
   await assert.rejects(bad.parseAsync(['data', 'synth', '--out', out, '--tasks', 'all', '--n', '1', '--seed', '3', '--split', 'test'], { from: 'user' }), /--split must be train or heldout/);
 });
+
+test('speech without espeak-ng on PATH fails naming the missing program', async () => {
+  const path = process.env.PATH;
+  process.env.PATH = join(root, 'no-programs-here');
+  try {
+    await assert.rejects(synthesize({ outDir: join(root, 'no-espeak'), tasks: ['asr-digits'], n: 1, seed: 1, split: 'train' }),
+      /espeak-ng is not installed \(or not on PATH\).*apt-get install espeak-ng/);
+  } finally {
+    process.env.PATH = path;
+  }
+});
