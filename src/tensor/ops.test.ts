@@ -16,7 +16,7 @@ const REQUIRED = [
   'sigmoid', 'relu', 'silu', 'gelu (erf)', 'gelu (tanh)', 'quick_gelu', 'softmax', 'log_softmax', 'sum', 'mean', 'max',
   'layer_norm', 'rms_norm', 'embedding', 'gather', 'index_select', 'concat', 'split', 'pad', 'where', 'masked_fill',
   'scaled_dot_product_attention', 'rotary (rotate-half)', 'rotary (interleaved)', 'conv1d', 'conv2d', 'avg_pool1d',
-  'cross_entropy', 'dropout', 'reshape', 'permute', 'transpose', 'slice', 'expand', 'squeeze', 'unsqueeze',
+  'cross_entropy', 'bce_with_logits', 'dropout', 'reshape', 'permute', 'transpose', 'slice', 'expand', 'squeeze', 'unsqueeze',
   'contiguous', 'cast',
 ] as const;
 
@@ -195,6 +195,21 @@ const ceCase = (label: string, shape: number[], targets: number[], reduction: 'm
   };
 };
 
+const bceCase = (label: string, shape: number[], layout: Layout, target: (i: number) => number, scale = 1): Case => {
+  const y = T.tensor(Array.from({ length: shape.reduce((a, b) => a * b, 1) }, (_, i) => target(i)), { shape, dtype: 'float64' });
+  return {
+    label, inputs: () => { const x = R(shape, layout); return [scale === 1 ? x : T.noGrad(() => x.mul(scale)).requireGrad()]; },
+    fn: (x) => T.bceWithLogitsSum(x!, y),
+    // the definition: −[y·log σ(z) + (1 − y)·log(1 − σ(z))], with log σ(z) = −log(1 + e^−z) written for large |z|
+    expect: (x) => {
+      let sum = 0;
+      const logSig = (v: number) => (v >= 0 ? -Math.log1p(Math.exp(-v)) : v - Math.log1p(Math.exp(v)));
+      for (const idx of indices(shape)) { const z = at(x!, idx), t = at(y, idx); sum -= t * logSig(z) + (1 - t) * logSig(-z); }
+      return { shape: [], values: Float64Array.from([sum]) };
+    },
+  };
+};
+
 // ---- the table ----
 const TABLE: Entry[] = [
   { name: 'matmul', cases: [
@@ -349,6 +364,11 @@ const TABLE: Entry[] = [
     ceCase('sum over [2, 3, 4] transposed', [2, 3, 4], [0, 3, -100, 2, 2, 1], 'sum', 'transposed'),
     ceCase('none over [3, 4] strided', [3, 4], [3, -100, 0], 'none', 'strided'),
     ceCase('mean over [2, 3] at an offset', [2, 3], [2, 0], 'mean', 'offset'),
+  ] },
+  { name: 'bce_with_logits', cases: [
+    bceCase('[3, 5], targets 0 / 1', [3, 5], 'contiguous', (i) => i % 2),
+    bceCase('[2, 3, 4] transposed, targets in [0, 1]', [2, 3, 4], 'transposed', (i) => (i % 5) / 4),
+    bceCase('[2, 6] with logits up to ±40 (no overflow)', [2, 6], 'contiguous', (i) => i % 3 === 0 ? 1 : 0, 40),
   ] },
   { name: 'dropout', cases: [
     { label: 'train p=0.3 with a seeded rng', inputs: () => [R([4, 5], 'transposed')], fn: (x) => T.dropout(x!, 0.3, true, new T.Rng(7)),

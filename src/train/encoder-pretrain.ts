@@ -31,8 +31,7 @@ import { audioLengths } from '../models/mllm/qwen2-audio.ts';
 import type { TesseraModel } from '../models/tessera/model.ts';
 import type { TesseraProcessor } from '../models/tessera/processor.ts';
 import { parseMediaRecord } from '../models/tessera/record.ts';
-import { concat, noGrad, Rng, slice, tensor, type Tensor } from '../tensor/index.ts';
-import { logSigmoid } from './dpo.ts';
+import { bceWithLogitsSum, concat, noGrad, Rng, slice, tensor, type Tensor } from '../tensor/index.ts';
 import type { SampleSet } from './loop.ts';
 import type { Objective } from './objective.ts';
 import { ctcTerm } from './ctc.ts';
@@ -344,10 +343,6 @@ export interface AttributeBatch {
   sequences: (number[] | null)[];
 }
 
-/** Summed sigmoid binary cross-entropy of logits z against 0/1 targets y. */
-function bceSum(z: Tensor, y: Tensor): Tensor {
-  return logSigmoid(z).mul(y).add(logSigmoid(z.neg()).mul(y.neg().add(1))).sum().neg();
-}
 
 /** Per label group: the labelled patches, and those whose argmax within the group is a true label. */
 function patchHits(z: Float32Array, y: Float32Array): Record<Group, { hits: number; total: number }> {
@@ -391,7 +386,7 @@ export function attributeObjective(model: AttributeModel): Objective<AttributeSa
     lossSum: (b) => {
       const heads = model.heads(b.media, b.lengths);
       const z = heads.pooled, y = b.target; // [B, K]
-      let loss = bceSum(z, y);
+      let loss = bceWithLogitsSum(z, y);
       const correct = noGrad(() => {
         const zs = z.toList(), ys = y.toList();
         return zs.reduce((n, v, i) => n + ((v > 0 ? 1 : 0) === ys[i] ? 1 : 0), 0) / (y.shape[1] ?? 1);
@@ -399,7 +394,7 @@ export function attributeObjective(model: AttributeModel): Objective<AttributeSa
       const sums: Record<string, number> = { label_accuracy: correct };
       if (heads.patch && b.patches) {
         const N = b.patches.shape[1]!;
-        loss = loss.add(bceSum(heads.patch, b.patches).mul(1 / N)); // per patch, so both heads weigh alike
+        loss = loss.add(bceWithLogitsSum(heads.patch, b.patches).mul(1 / N)); // per patch, so both heads weigh alike
         const h = noGrad(() => patchHits(heads.patch!.toFloat32Array(), b.patches!.toFloat32Array()));
         // per sample: the share of the labelled patches of each group read right (the loop averages over
         // samples); a group with no labelled patch in the batch is left out

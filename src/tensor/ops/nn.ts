@@ -7,7 +7,7 @@ import { contiguousStrides, normAxis, shapeStr } from '../shape.ts';
 import type { FloatStorage } from '../dtype.ts';
 import { Tensor } from '../tensor.ts';
 import { defaultRng, full, type Rng, zeros } from './creation.ts';
-import { cast, mul, where } from './elementwise.ts';
+import { cast, mul, sigmoid, where } from './elementwise.ts';
 import { contiguous, reshape, transpose } from './movement.ts';
 import { addSpan, allocOut, assertFloat, floatStorage, output } from './util.ts';
 
@@ -146,6 +146,28 @@ function isHeadTransposed(t: Tensor): boolean {
 export interface CrossEntropyOptions {
   ignoreIndex?: number;
   reduction?: 'mean' | 'sum' | 'none';
+}
+
+/**
+ * The sigmoid binary cross-entropy of logits z against targets y in [0, 1], summed over every element (torch's
+ * `binary_cross_entropy_with_logits(z, y, reduction='sum')`): Σ softplus(z) − y·z, as max(z, 0) − y·z +
+ * log1p(exp(−|z|)) so that no exp overflows. The value is one pass on the host (in float64); the gradient
+ * g·(σ(z) − y) goes through the backend's elementwise kernels. No gradient flows to y.
+ */
+export function bceWithLogitsSum(zIn: Tensor, yIn: Tensor): Tensor {
+  assertFloat(zIn, 'bceWithLogitsSum');
+  assertFloat(yIn, 'bceWithLogitsSum');
+  if (shapeStr(zIn.shape) !== shapeStr(yIn.shape)) throw new Error(`bceWithLogitsSum: logits ${shapeStr(zIn.shape)} and targets ${shapeStr(yIn.shape)} differ in shape`);
+  const z = contiguous(zIn), y = contiguous(yIn).detach();
+  const zs = floatStorage(z), ys = floatStorage(y);
+  let total = 0;
+  for (let i = 0; i < zs.length; i++) {
+    const v = zs[i]!;
+    total += Math.max(v, 0) - ys[i]! * v + Math.log1p(Math.exp(-Math.abs(v)));
+  }
+  const out = allocOut(z.dtype, []);
+  out[0] = total;
+  return output(out, z.dtype, [], [z], 'bceWithLogitsSum', (g) => [sigmoid(z).sub(y).mul(g)]);
 }
 
 /** logits [..., V], targets [...] ids. 'mean' divides by the number of non-ignored targets (NaN when none), as torch. */
