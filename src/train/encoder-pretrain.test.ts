@@ -52,6 +52,7 @@ test('the audio objective trains the CTC head from clips with a sequence, and ad
     const g = m.attributeHead.ctc!.weight.grad;
     return { loss: r.loss.item(), sums: r.sums ?? {}, norm: g ? g.toFloat32Array().reduce((a, v) => a + v * v, 0) : 0 };
   };
+  assert.equal(obj.tokens(obj.collate(samples)), 3 * F / 2, 'tokens/s counts encoder frames (the conv stem halves the mel frames)');
   const withSeq = ctcGrad(samples), without = ctcGrad(samples.map((x) => ({ ...x, sequence: null })));
   assert.ok(withSeq.norm > 0, 'the CTC head gets a gradient');
   assert.equal(without.norm, 0, 'no sequence, no CTC gradient');
@@ -172,4 +173,12 @@ test('a generate: data path is refused where nothing can draw it, naming the pat
     await assert.rejects(run('pretrain-audio', 'generate:images'), /cannot draw "generate:images"/);
     await assert.rejects(run('align', 'generate:images'), /data "generate:images": align stages read files/);
   } finally { rmSync(dir, { recursive: true, force: true }); }
+});
+
+test('the image objective counts a batch in patches for tokens/s', () => {
+  const { model } = tinyTessera(0);
+  const obj = attributeObjective(new AttributeModel(model, 'image', 0));
+  const { imageSize: side, patchSize } = model.config.vision!.vit;
+  const image = () => ({ media: new Float32Array(3 * side * side), length: 0, target: new Float32Array(imageLabels.length), patches: null, sequence: null });
+  assert.equal(obj.tokens(obj.collate([image(), image()])), 2 * (side / patchSize) ** 2);
 });

@@ -382,7 +382,13 @@ export function attributeObjective(model: AttributeModel): Objective<AttributeSa
       return { media: tensor(media, { shape: [s.length, ...shape] }), lengths: s.map((x) => x.length), target: tensor(target, { shape: [s.length, K] }), patches, sequences: s.map((x) => x.sequence ?? null) };
     },
     units: (b) => b.target.shape[0]!,
-    tokens: (b) => b.media.size,
+    // what the tower runs: an image's patches, a clip's encoder frames (the conv stem halves the mel frames)
+    tokens: (b) => {
+      const [n, , side] = b.media.shape as [number, number, number];
+      if (model.modality === 'audio') return n * (side / 2);
+      const patch = model.tessera.config.vision!.vit.patchSize;
+      return n * (side / patch) ** 2;
+    },
     lossSum: (b) => {
       const heads = model.heads(b.media, b.lengths);
       const z = heads.pooled, y = b.target; // [B, K]
