@@ -1,7 +1,7 @@
 // Encoding a stage's records on a second thread. Before its first step a stage reads its records and encodes
 // them (chat template, tokens, image pixels, Whisper log-mel): for the demo's instruct stage ~2 minutes on one core
 // while the other waits. An EncodeThread is a worker holding its own TesseraProcessor (loaded from the same model
-// folder), and loadJsonl hands it every other window of records: the samples are those the main thread would
+// folder), and loadJsonl hands it two of every three windows of records: the samples are those the main thread would
 // make — same code, same processor files — and come back with their media buffers transferred, not copied.
 //
 // The worker bootstraps through encode-worker.mjs (TypeScript through tsx's loader, as bin/tessera.mjs does).
