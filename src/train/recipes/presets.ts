@@ -124,12 +124,12 @@ export const recipes: Readonly<Record<string, Recipe>> = {
     eval: { perTask: 10, baseline: true, maxNewTokens: 32, compareStage: 'instruct', trainPerTask: 10 },
     saveDtype: 'float32',
   },
-  // Measured on 2 cores (blas, the run that made models/tessera-demo, session 11, 2026-11-29, every stage from
-  // scratch): data 4.0 min, text 400 × 0.22 s, vision 3000 × 0.31 s (fresh images drawn every step), audio 3000 ×
-  // 0.20 s, align 200 × 0.12 s, easy 500 × 0.19 s, instruct 5200 × 0.29 s (28 min with data loading; the vision
-  // tower frozen, ~3 answers a record), dpo 60 × 0.50 s, eval 1.5 min (held-out, blank media, the instruct model,
-  // training records): 66.9 min, leaving room under 90 for a slower machine. On the engine before session 11 the
-  // same stages took 74.3 min (session 9) and 82.6 min on a slow hour (session 10).
+  // Measured on 2 cores (blas, the run that made models/tessera-demo, session 12, 2026-11-29, every stage from
+  // scratch): data 4.0 min, text 400 × 0.23 s, vision 3000 × 0.24 s (fresh images drawn every step), audio 3000 ×
+  // 0.17 s, align 200 × 0.08 s, easy 500 × 0.16 s, instruct 5200 × 0.23 s (21 min with data loading; the vision
+  // tower frozen, ~3 answers a record), dpo 60 × 0.46 s, eval 1.5 min (held-out, blank media, the instruct model,
+  // training records): 52.8 min, leaving room under 90 for a slower machine. The same stages took 66.9 min on
+  // session 11's code, 74.3 min (session 9) and 82.6 min on a slow hour (session 10).
   demo: {
     name: 'demo', description: 'the shipped models/tessera-demo, ≤ 90 minutes on 2 cores',
     data: { train: perTask(1500, { tool: 1000, 'cross-count': 1200 }), heldout: 100, textLines: 30000, multiturn: 800, moreQuestions: 3, prefsPerTask: 300, trainSeed: 1, heldoutSeed: 1001 },
