@@ -22,7 +22,7 @@ export interface LoadSummary {
   bad: BadRecord[];
 }
 
-export interface LoadOptions {
+export interface LoadOptions<S = unknown> {
   onBadRecord: OnBadRecord;
   /** Called once per bad record (default: a line on stderr). */
   report?: (bad: BadRecord) => void;
@@ -32,7 +32,7 @@ export interface LoadOptions {
    * A second encoder that gives the same samples on another thread (EncodeThread): of every three windows of
    * records it takes the last two while this thread encodes the first.
    */
-  helper?: RecordEncoder<unknown> | undefined;
+  helper?: RecordEncoder<S> | undefined;
 }
 
 export class BadRecordError extends Error {
@@ -48,7 +48,7 @@ export type RecordEncoder<S> = (record: unknown, baseDir: string) => Promise<S>;
 const LOAD_WINDOW = 16;
 
 /** Reads and encodes every line of a JSONL file, handling bad records as asked. */
-export async function loadJsonl<S>(path: string, encode: RecordEncoder<S>, o: LoadOptions): Promise<{ samples: S[]; summary: LoadSummary }> {
+export async function loadJsonl<S>(path: string, encode: RecordEncoder<S>, o: LoadOptions<S>): Promise<{ samples: S[]; summary: LoadSummary }> {
   const file = resolve(path);
   let text: string;
   try {
@@ -69,7 +69,7 @@ export async function loadJsonl<S>(path: string, encode: RecordEncoder<S>, o: Lo
     } catch (e) {
       throw new Error(`invalid JSON (${(e as Error).message})`);
     }
-    return viaHelper ? o.helper!(record, baseDir) as Promise<S> : encode(record, baseDir);
+    return viaHelper && o.helper ? o.helper(record, baseDir) : encode(record, baseDir);
   };
   let count = 0;
   // the helper takes two windows to this thread's one: this thread also parses, receives and collects (the demo's

@@ -94,7 +94,7 @@ export async function runStage(o: RunStageOptions): Promise<RunStageResult> {
   }
 
   async function readSources<S>(encode: RecordEncoder<S>, post: (s: S[]) => S[], keep: (s: S[]) => SampleSet<S>, generated: ((kind: string) => SampleSet<S>) | undefined,
-    helper: RecordEncoder<unknown> | undefined): Promise<{ train: Source<S>[]; evalSamples: S[] }> {
+    helper: RecordEncoder<S> | undefined): Promise<{ train: Source<S>[]; evalSamples: S[] }> {
     const train: Source<S>[] = [];
     for (const d of stage.data) {
       if (d.path.startsWith(GENERATE)) {
