@@ -1,0 +1,36 @@
+// Issue 5: training sets derived from a generated data folder, for the experiments of DEVELOPERS.md (session 13).
+//   single-ground <data dir> <out.jsonl>   a ground question on every image of <data dir>/data.jsonl whose scene
+//                                          (meta.jsonl) holds exactly one shape: reading a box with nothing to choose
+//   question-first <in.jsonl> <out.jsonl>  each record's first exchange only, the question before the image
+//                                          ("Where is …?\n<image>" for "<image>\nWhere is …?")
+//   first-question <in.jsonl> <out.jsonl>  each record's first exchange only, as it was
+// Usage: node --import tsx scripts/experiments/derive-records.ts <mode> <in> <out.jsonl>
+
+import { readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { boxPercent, type Box } from '../../src/data/synthetic/layout.ts';
+import type { Pair } from '../../src/data/synthetic/vocab.ts';
+
+type Rec = { id: string; task: string; image?: string; conversations: { from: string; value: string }[] };
+const [mode, input, out] = process.argv.slice(2) as [string, string, string];
+const jsonl = <T>(path: string): T[] => readFileSync(path, 'utf8').split('\n').filter((l) => l.trim()).map((l) => JSON.parse(l) as T);
+const write = (recs: Rec[]) => { writeFileSync(out, recs.map((r) => JSON.stringify(r)).join('\n') + '\n'); console.log(`wrote ${recs.length} records to ${out}`); };
+
+if (mode === 'single-ground') {
+  const scenes = new Map(jsonl<{ id: string; scene: { kind: string; shapes?: (Pair & { box: Box })[] } }>(join(input, 'meta.jsonl')).map((m) => [m.id, m.scene]));
+  write(jsonl<Rec>(join(input, 'data.jsonl')).flatMap((r) => {
+    const s = scenes.get(r.id);
+    if (!r.image || s?.kind !== 'shapes' || s.shapes?.length !== 1) return [];
+    const o = s.shapes[0]!;
+    return [{ id: `single-${r.id}`, task: 'ground', image: r.image, conversations: [
+      { from: 'human', value: `<image>\nWhere is the ${o.color} ${o.shape}? Answer with a box.` },
+      { from: 'gpt', value: `[${boxPercent(o.box).join(', ')}]` }] }];
+  }));
+} else if (mode === 'question-first' || mode === 'first-question') {
+  write(jsonl<Rec>(input).map((r) => {
+    const [q, a] = r.conversations as [Rec['conversations'][0], Rec['conversations'][0]];
+    if (mode === 'first-question') return { ...r, conversations: [q, a] };
+    if (!q.value.startsWith('<image>\n')) throw new Error(`${input}: record ${r.id} does not start with "<image>\\n"`);
+    return { ...r, conversations: [{ ...q, value: `${q.value.slice('<image>\n'.length)}\n<image>` }, a] };
+  }));
+} else throw new Error(`unknown mode "${mode}" (single-ground, question-first, first-question)`);
