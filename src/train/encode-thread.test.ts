@@ -1,5 +1,6 @@
 // The encoding thread (a real worker with its own processor) gives exactly the samples of encoding on this thread,
-// in line order, and bad records with their own file, line and reason — conversations and preference pairs.
+// in line order, and bad records with their own file, line and reason — conversations and preference pairs; a stage
+// run with the thread trains the same weights as one without.
 
 import assert from 'node:assert/strict';
 import { appendFileSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -12,6 +13,8 @@ import type { EncodedSample } from '../models/tessera/processor.ts';
 import { tinyTessera } from '../models/tessera/tiny.ts';
 import { loadJsonl, type BadRecord } from './dataset.ts';
 import { EncodeThread, specEncoder, type EncodeSpec } from './encode-thread.ts';
+import { runStage } from './run.ts';
+import { parseStage } from './stages.ts';
 
 test('records encoded with the encoding thread equal those encoded on one thread, bad records included', async () => {
   const dir = mkdtempSync(join(tmpdir(), 'tessera-encode-'));
@@ -58,4 +61,23 @@ test('records encoded with the encoding thread equal those encoded on one thread
 test('an encoding thread that cannot load its model folder fails to start, naming why', async () => {
   await assert.rejects(EncodeThread.start({ modelDir: join(tmpdir(), 'no-such-tessera-model'), kind: 'conversation', maxLength: 64 }),
     /the encoding thread did not start: .*no-such-tessera-model/);
+});
+
+test('an instruct stage whose records are encoded with the encoding thread trains the same weights as on one thread', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'tessera-encode-stage-'));
+  try {
+    const { model, processor } = tinyTessera(0);
+    saveTessera(join(dir, 'init'), model, processor);
+    await synthesize({ outDir: join(dir, 'data'), tasks: ['vqa-color', 'beeps', 'tool'], n: 12, seed: 4, split: 'train' });
+    const stage = parseStage({ name: 'instruct', kind: 'instruct', trainable: ['visionProjector', 'audioProjector', 'llm'],
+      lr: { visionProjector: 1e-3, audioProjector: 1e-3, llm: 1e-3 }, data: [{ path: 'data/data.jsonl' }], steps: 3, batchSize: 4, maxLength: 256 });
+    const run = (encodeThread: boolean) => runStage({ stage, outDir: join(dir, `run-${encodeThread}`), modelDir: join(dir, 'init'), baseDir: dir, quiet: true, encodeThread });
+    const one = await run(false), two = await run(true);
+    assert.equal(one.encodeThreads, 1);
+    assert.equal(two.encodeThreads, 2);
+    assert.equal(two.lastLoss, one.lastLoss);
+    assert.ok(readFileSync(join(two.modelDir, 'model.safetensors')).equals(readFileSync(join(one.modelDir, 'model.safetensors'))), 'same weights');
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 });

@@ -38,10 +38,15 @@ export interface RunStageOptions {
   resume?: boolean;
   onBadRecord?: OnBadRecord;
   quiet?: boolean;
+  /** Encode conversation / preference records on a second thread too: default when there are two or more threads
+   *  and THREAD_MIN_RECORDS records; true tries it whatever the count (tests), false never does. */
+  encodeThread?: boolean;
 }
 
 export interface RunStageResult extends LoopResult {
   modelDir: string;
+  /** Threads that encoded the stage's records (2 with the encoding thread). */
+  encodeThreads: number;
 }
 
 export async function runStage(o: RunStageOptions): Promise<RunStageResult> {
@@ -62,13 +67,16 @@ export async function runStage(o: RunStageOptions): Promise<RunStageResult> {
   // PackedSamples), `generated` makes the samples of a `generate:<kind>` path (drawn during training, never read
   // from disk); with `spec` (conversations, preference pairs) and two or more threads, a worker encodes two thirds
   // of the records (encode-thread.ts).
+  let encodeThreads = 1;
   async function sources<S>(encode: RecordEncoder<S>, how: { post?: (s: S[]) => S[]; generated?: (kind: string) => SampleSet<S>; spec?: EncodeSpec;
     keep?: (s: S[]) => SampleSet<S> } = {}): Promise<{ train: Source<S>[]; evalSamples: S[] }> {
     const { spec } = how;
     let thread: EncodeThread<S> | null = null;
-    if (spec && getBackend().threads >= 2 && recordCount() >= THREAD_MIN_RECORDS) {
+    const wanted = o.encodeThread ?? (getBackend().threads >= 2 && recordCount() >= THREAD_MIN_RECORDS);
+    if (spec && wanted) {
       try {
         thread = await EncodeThread.start<S>(spec);
+        encodeThreads = 2;
       } catch (e) {
         log(`stage ${stage.name}: encoding on one thread (${(e as Error).message})`);
       }
@@ -181,7 +189,7 @@ export async function runStage(o: RunStageOptions): Promise<RunStageResult> {
   const modelDir = join(o.outDir, 'model');
   saveTessera(modelDir, model, processor);
   log(`${stage.name}: model saved to ${modelDir}`);
-  return { ...result, modelDir };
+  return { ...result, modelDir, encodeThreads };
 }
 
 /** The vision tower's patch grid side (image size / patch size), 0 without a vision tower. */
