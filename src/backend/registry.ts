@@ -4,7 +4,9 @@
 import type { Backend, Kernels } from './backend.ts';
 import { referenceBackend, referenceKernels } from './reference/index.ts';
 import type { DType } from '../tensor/dtype.ts';
-import { profiled, profilingEnabled } from './profile.ts';
+import { profiled, profilingEnabled, profilingShapes } from './profile.ts';
+import { gemmLayout } from './gemm-layout.ts';
+import { numel } from '../tensor/shape.ts';
 
 let active: Backend = referenceBackend;
 
@@ -20,7 +22,16 @@ export function setBackend(b: Backend): void {
 export function kernel<K extends keyof Kernels>(name: K, dtype: DType = 'float32'): Kernels[K] {
   const k = active.kernels[name];
   const f = k && active.dtypes.includes(dtype) ? (k as Kernels[K]) : referenceKernels[name];
-  return profilingEnabled() ? profiled(name, f) : f;
+  if (!profilingEnabled()) return f;
+  if (name === 'matmul' && profilingShapes()) return profiled(matmulKey, f as Kernels['matmul']) as Kernels[K];
+  return profiled(name, f);
+}
+
+/** `matmul M×N×K[*batch] NT`: the product's shape and which operands are transposed (T) or not (N). */
+function matmulKey(...[a, b, batch, M, N, K]: Parameters<Kernels['matmul']>): string {
+  const nb = batch.length, count = numel(batch);
+  const t = (l: { trans: boolean } | null) => (l === null ? '?' : l.trans ? 'T' : 'N');
+  return `matmul ${M}x${N}x${K}${count === 1 ? '' : `*${count}`} ${t(gemmLayout(a.strides, nb, M, K))}${t(gemmLayout(b.strides, nb, K, N))}`;
 }
 
 /** Runs fn with backend b active, restoring the previous one after. */
