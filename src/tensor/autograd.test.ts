@@ -49,6 +49,32 @@ test('a tensor used twice sums its gradients', () => {
   assert.deepEqual(y.grad!.toList(), [1, 2, 2]);
 });
 
+test('slices of one tensor: their gradients are gathered into it (tiling windows, overlapping and strided ones, plus a direct use)', () => {
+  // y = x · 2 so the slices' input is an op output (gathered before its rule runs) and x a leaf behind it
+  const x = randomTensor([2, 3, 7], { seed: 3 }).requireGrad();
+  const r = randomTensor([2, 3, 7], { seed: 4 });
+  const y = x.mul(2);
+  // q, k, v of a fused projection: three windows that tile the last axis, used in another order
+  const parts = [[2, 5], [0, 2], [5, 7]] as const;
+  parts.map(([s, e]) => y.slice(-1, s, e).mul(r.slice(-1, s, e)).sum()).reduce((p, q) => p.add(q)).backward();
+  assertClose(x.grad!, r.mul(2));
+  // overlapping, strided and partial windows along two axes, and y used whole too: each element's gradient
+  // is 2 · (1 + how many windows hold it)
+  x.grad = null;
+  const z = x.mul(2);
+  const uses = [z.slice(-1, 0, 4), z.slice(-1, 2, 7, 2), z.slice(1, 1, 3), z];
+  uses.map((u) => u.sum()).reduce((p, q) => p.add(q)).backward();
+  const want = Array.from({ length: 2 * 3 * 7 }, (_, i) => {
+    const row = Math.floor(i / 7) % 3, col = i % 7;
+    return 2 * (1 + (col < 4 ? 1 : 0) + (col >= 2 && col % 2 === 0 ? 1 : 0) + (row >= 1 ? 1 : 0));
+  });
+  assertClose(x.grad!, T.tensor(want, { dtype: 'float64' }).reshape([2, 3, 7]));
+  // a slice of a leaf, alone: its window of the gradient, zero elsewhere
+  const w = f64([1, 2, 3, 4]).requireGrad();
+  w.slice(0, 1, 3).mul(f64([5, 6])).sum().backward();
+  assert.deepEqual(w.grad!.toList(), [0, 5, 6, 0]);
+});
+
 test('a diamond graph adds the gradients of both paths', () => {
   const a = f64([0.3, -0.7]).requireGrad();
   const b = a.exp(), c = a.mul(3);

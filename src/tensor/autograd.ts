@@ -35,6 +35,15 @@ export interface BackwardOptions {
 
 type AddFn = (a: Tensor, b: Tensor) => Tensor;
 type OnesLike = (t: Tensor) => Tensor;
+/** One slice's gradient, waiting to be gathered into its input's gradient. */
+export interface WindowGrad {
+  readonly grad: Tensor;
+  readonly axis: number;
+  readonly start: number;
+  readonly step: number;
+}
+/** The gradient of x from the gradients of some of its windows (zero elsewhere, summed where they overlap). */
+type GatherFn = (x: Tensor, windows: readonly WindowGrad[]) => Tensor;
 /** How backward learns which storage ops allocate (record into a set, or stop with null) and gives it back. */
 export interface AutogradMemory {
   record(into: Set<Tensor['storage']> | null): void;
@@ -42,12 +51,14 @@ export interface AutogradMemory {
 }
 let addImpl: AddFn | null = null;
 let onesLikeImpl: OnesLike | null = null;
+let gatherImpl: GatherFn | null = null;
 let memoryImpl: AutogradMemory | null = null;
 
 /** ops/ registers what backward needs, keeping this file free of import cycles. */
-export function registerAutogradOps(add: AddFn, onesLike: OnesLike, memory: AutogradMemory | null = null): void {
+export function registerAutogradOps(add: AddFn, onesLike: OnesLike, gather: GatherFn, memory: AutogradMemory | null = null): void {
   addImpl = add;
   onesLikeImpl = onesLike;
+  gatherImpl = gather;
   memoryImpl = memory;
 }
 
@@ -72,7 +83,7 @@ export function backward(root: Tensor, grad?: Tensor, opts: BackwardOptions = {}
   if (grad && (grad.ndim !== root.ndim || grad.shape.some((d, i) => d !== root.shape[i]))) {
     throw new Error(`backward() got a gradient of shape [${grad.shape.join(', ')}] for ${root.toString()}`);
   }
-  const add = addImpl!, onesLike = onesLikeImpl!;
+  const add = addImpl!, onesLike = onesLikeImpl!, gather = gatherImpl!;
   // topological order by iterative DFS
   const order: Tensor[] = [];
   const seen = new Set<number>();
@@ -86,6 +97,8 @@ export function backward(root: Tensor, grad?: Tensor, opts: BackwardOptions = {}
     for (const x of t.gradFn?.inputs ?? []) if (x && x.requiresGrad && !seen.has(x.id)) stack.push([x, false]);
   }
   const grads = new Map<number, Tensor>();
+  // slice gradients per input id, gathered when the walk reaches that input (after every slice of it)
+  const windows = new Map<number, WindowGrad[]>();
   const prev = isGradEnabled();
   // storage allocated during this pass; how many pending gradients hold each; what must outlive the pass
   const mem = opts.retainGraph ? null : memoryImpl;
@@ -104,10 +117,38 @@ export function backward(root: Tensor, grad?: Tensor, opts: BackwardOptions = {}
     grads.set(root.id, grad ?? onesLike(root)); // the caller's gradient predates the pass, so it is never freed
     for (let i = order.length - 1; i >= 0; i--) {
       const t = order[i]!;
-      const g = grads.get(t.id);
+      let g = grads.get(t.id);
+      if (g) {
+        grads.delete(t.id);
+        hold(g, -1);
+      }
+      const ws = windows.get(t.id);
+      if (ws) {
+        windows.delete(t.id);
+        for (const w of ws) hold(w.grad, -1);
+        const gw = gather(t, ws);
+        for (const w of ws) done(w.grad);
+        if (g) {
+          const sum = add(g, gw);
+          done(g);
+          done(gw);
+          g = sum;
+        } else g = gw;
+      }
       if (!g) continue;
-      grads.delete(t.id);
-      hold(g, -1);
+      const win = t.gradFn?.window;
+      if (win) {
+        // a slice: its gradient waits for the input's other windows (see GradFn.window)
+        const x = t.gradFn!.inputs[0]!;
+        if (x.requiresGrad) {
+          let list = windows.get(x.id);
+          if (!list) windows.set(x.id, (list = []));
+          list.push({ grad: g, ...win });
+          hold(g, 1);
+        } else done(g);
+        if (!opts.retainGraph) t.gradFn = released;
+        continue;
+      }
       if (!t.gradFn) {
         if (t.grad) {
           t.grad = add(t.grad, g);

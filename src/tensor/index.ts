@@ -31,7 +31,7 @@ export type { DType } from './dtype.ts';
 export { Tensor, type GradFn } from './tensor.ts';
 export type { Shape } from './shape.ts';
 
-registerAutogradOps((a, b) => E.add(a, b), (t) => C.onesLike(t), { record: recordAllocations, release: releaseStorage });
+registerAutogradOps((a, b) => E.add(a, b), (t) => C.onesLike(t), M.gatherWindows, { record: recordAllocations, release: releaseStorage });
 
 type TL = E.TensorLike;
 type Axes = number | readonly number[];

@@ -13,6 +13,13 @@ export interface GradFn {
   readonly inputs: readonly (Tensor | null)[];
   /** Gradients for each input, in order; null where an input needs none. Runs under noGrad. */
   backward(grad: Tensor): (Tensor | null)[];
+  /**
+   * Set by slice: the output is the input's elements start, start + step, … along `axis`. backward() then
+   * collects the gradients of every window of one input and builds that input's gradient once (one concat where
+   * the windows tile it, e.g. q, k and v sliced from one fused projection), instead of a zero-filled copy of the
+   * whole input per window summed together.
+   */
+  readonly window?: { readonly axis: number; readonly start: number; readonly step: number };
 }
 
 let nextId = 1;

@@ -6,7 +6,9 @@ import { rows2 } from '../../backend/reference/iter.ts';
 import { broadcastStrides, contiguousStrides, normAxis, numel, shapeStr, type Shape } from '../shape.ts';
 import { Tensor } from '../tensor.ts';
 import { zeros } from './creation.ts';
-import { alloc, allocOut, anyView, output, viewOf } from './util.ts';
+import { addSpan, alloc, allocOut, anyView, output, viewOf } from './util.ts';
+import type { WindowGrad } from '../autograd.ts';
+import type { FloatStorage } from '../dtype.ts';
 import { sum } from './reduce.ts';
 
 export function contiguous(x: Tensor): Tensor {
@@ -75,13 +77,41 @@ export function slice(x: Tensor, axis: number, start: number, end?: number, step
   const shape = [...x.shape], strides = [...x.strides];
   shape[a] = len;
   strides[a] = x.strides[a]! * step;
-  return viewOf(x, shape, strides, x.offset + s * x.strides[a]!, 'slice', (g) => {
-    // the window's elements are distinct, so g is copied into the zeros (row copies where both are contiguous)
-    const gx = zeros(x.shape, g.dtype);
+  const t = viewOf(x, shape, strides, x.offset + s * x.strides[a]!, 'slice', (g) => [gatherWindows(x, [{ grad: g, axis: a, start: s, step }])]);
+  // backward() gathers every window of x at once (GradFn.window) rather than calling the rule per slice
+  if (t.gradFn) t.gradFn = { ...t.gradFn, window: { axis: a, start: s, step } };
+  return t;
+}
+
+/**
+ * x's gradient from the gradients of slices of it: one concat where step-1 windows along one axis tile x (q, k, v
+ * of a fused projection), else zeros with each window added in (row copies where both are contiguous).
+ */
+export function gatherWindows(x: Tensor, windows: readonly WindowGrad[]): Tensor {
+  const a = windows[0]!.axis, dtype = windows[0]!.grad.dtype;
+  if (windows.every((w) => w.axis === a && w.step === 1 && w.grad.dtype === dtype)) {
+    const sorted = [...windows].sort((p, q) => p.start - q.start);
+    let at = 0;
+    for (const w of sorted) at = w.start === at ? at + w.grad.shape[a]! : -1;
+    if (at === x.shape[a]) return concat(sorted.map((w) => w.grad), a);
+  }
+  const gx = zeros(x.shape, dtype);
+  for (const w of windows) {
     const dstStrides = [...gx.strides];
-    dstStrides[a] = gx.strides[a]! * step;
-    copyWindow(g, gx.storage as Float64Array, dstStrides, s * gx.strides[a]!);
-    return [gx];
+    dstStrides[w.axis] = gx.strides[w.axis]! * w.step;
+    const g = w.grad.dtype === dtype ? w.grad : w.grad.to(dtype);
+    if (windows.length === 1) copyWindow(g, gx.storage as Float64Array, dstStrides, w.start * gx.strides[w.axis]!);
+    else addWindow(g, gx.storage as FloatStorage, dstStrides, w.start * gx.strides[w.axis]!);
+  }
+  return gx;
+}
+
+/** Adds x into the window of `dst` at `offset` with `strides` (x's shape), one row at a time (windows may overlap). */
+function addWindow(x: Tensor, dst: FloatStorage, strides: readonly number[], offset: number): void {
+  const s = x.storage as FloatStorage;
+  rows2(x.shape, x.strides, x.offset, strides, offset, (_i, ps, pd, n, ds, dd) => {
+    if (ds === 1 && dd === 1) addSpan(dst, pd, s, ps, n);
+    else for (let j = 0; j < n; j++) dst[pd + j * dd] = dst[pd + j * dd]! + s[ps + j * ds]!;
   });
 }
 
