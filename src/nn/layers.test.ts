@@ -2,10 +2,9 @@
 
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { Conv1d, Conv2d, Embedding, LayerNorm, Linear, RMSNorm, stackedLinear } from './layers.ts';
+import { Conv1d, Conv2d, Embedding, LayerNorm, Linear, RMSNorm } from './layers.ts';
 import type { Parameter } from './module.ts';
-import { noGrad, Rng, tensor, type Tensor } from '../tensor/index.ts';
-import { randomTensor } from '../tensor/testing.ts';
+import { tensor } from '../tensor/index.ts';
 
 function set(p: Parameter | null, values: number[]): void {
   assert.ok(p, 'parameter exists');
@@ -102,31 +101,4 @@ test('Conv2d: window sums over channels, output [B, Cout, oh, ow]', () => {
   const strided = new Conv2d(1, 1, 3, { stride: 2, padding: 1, bias: false });
   set(strided.weight, [0, 0, 0, 0, 1, 0, 0, 0, 0]); // identity tap: picks x at the stride grid
   close(strided.forward(tensor([1, 2, 3, 4, 5, 6, 7, 8, 9], { shape: [1, 1, 3, 3] })).toList(), [1, 3, 7, 9]);
-});
-
-test('stackedLinear: layers reading one input as one product, equal to each alone in values and every gradient', () => {
-  const rng = new Rng(5);
-  // q/k/v-like layers with a bias missing in the middle (Whisper's k_proj), over 3·7 = 21 rows
-  const layers = [new Linear(5, 4, { rng }), new Linear(5, 3, { bias: false, rng }), new Linear(5, 2, { rng })];
-  const x = randomTensor([3, 7, 5], { seed: 1 }).to('float32').requireGrad();
-  const r = layers.map((l, i) => randomTensor([3, 7, l.outFeatures], { seed: 10 + i }).to('float32'));
-  const params = [x, ...layers.flatMap((l) => [l.weight, l.bias].filter((p): p is Parameter => p !== null))];
-  const run = (ys: Tensor[]) => {
-    for (const p of params) p.grad = null;
-    ys.map((y, i) => y.mul(r[i]!).sum()).reduce((a, b) => a.add(b)).backward();
-    return { ys: ys.map((y) => y.toList().flat(2) as number[]), grads: params.map((p) => p.grad!.toList().flat(2) as number[]) };
-  };
-  const stacked = stackedLinear(x, layers);
-  assert.ok(stacked.every((y) => y.storage === stacked[0]!.storage), 'the outputs are slices of one product');
-  const got = run(stacked), want = run(layers.map((l) => l.forward(x)));
-  got.ys.forEach((y, i) => close(y, want.ys[i]!, 1e-5));
-  got.grads.forEach((g, i) => close(g, want.grads[i]!, 1e-5));
-  // inference, a subclass with its own forward (LoRA) and a few rows run each layer alone
-  const sep = (ys: Tensor[]) => new Set(ys.map((y) => y.storage)).size === ys.length;
-  assert.ok(noGrad(() => sep(stackedLinear(x, layers))));
-  class Doubled extends Linear { override forward(t: Tensor): Tensor { return super.forward(t).mul(2); } }
-  const d = new Doubled(5, 2, { rng });
-  const [, dy] = stackedLinear(x, [layers[0]!, d]);
-  close(dy!.toList().flat(2) as number[], d.forward(x).toList().flat(2) as number[], 0);
-  assert.ok(sep(stackedLinear(x.slice(1, 0, 2).slice(0, 0, 1), layers)), '2 rows');
 });

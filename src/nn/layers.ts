@@ -3,7 +3,7 @@
 
 import type { Rng } from '../tensor/ops/creation.ts';
 import type { Tensor } from '../tensor/tensor.ts';
-import { concat, conv1d, conv2d, embedding, isGradEnabled, layerNorm, linear, rmsNorm, slice, zeros } from '../tensor/index.ts';
+import { conv1d, conv2d, embedding, layerNorm, linear, rmsNorm } from '../tensor/index.ts';
 import { kaimingUniformInit, normalInit, onesInit, zerosInit, type Init } from './init.ts';
 import { Module, parameter, type Parameter } from './module.ts';
 
@@ -21,30 +21,6 @@ export class Linear extends Module {
   forward(x: Tensor): Tensor {
     return linear(x, this.weight, this.bias);
   }
-}
-
-/** Fewer rows than this run each layer alone: stacking copies the weights once, a product reads them per row. */
-const STACK_ROWS = 16;
-
-/**
- * x through several Linear layers that read the same input (q, k, v; gate and up) as one product against their
- * weights stacked, then sliced per layer: while training, the backward then runs two products instead of two
- * per layer and the input's gradient needs no sum (the slices' gradients are gathered by one concat). Equal to
- * [l.forward(x) for l in layers] up to rounding. Plain Linears only (LoRA and other subclasses run alone),
- * and not for inference or a few rows (a decode step), where stacking would copy the weights per call.
- */
-export function stackedLinear(x: Tensor, layers: readonly Linear[]): Tensor[] {
-  const rows = x.size / x.shape[x.ndim - 1]!;
-  if (!isGradEnabled() || rows < STACK_ROWS || layers.length < 2 || layers.some((l) => l.constructor !== Linear)) {
-    return layers.map((l) => l.forward(x));
-  }
-  const weight = concat(layers.map((l) => l.weight), 0);
-  const bias = layers.some((l) => l.bias)
-    ? concat(layers.map((l) => l.bias ?? zeros([l.outFeatures], l.weight.dtype)), 0)
-    : null;
-  const y = linear(x, weight, bias);
-  let at = 0;
-  return layers.map((l) => slice(y, -1, at, (at += l.outFeatures)));
 }
 
 export class Embedding extends Module {

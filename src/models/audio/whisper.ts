@@ -8,7 +8,7 @@
 //
 // Shapes: B batch, M mel bins, F mel frames, T encoder frames (F/2), L decoder tokens, C d_model, H heads, D head dim.
 
-import { Conv1d, Embedding, LayerNorm, Linear, stackedLinear } from '../../nn/layers.ts';
+import { Conv1d, Embedding, LayerNorm, Linear } from '../../nn/layers.ts';
 import { Module, type Parameter } from '../../nn/module.ts';
 import { mean, reshape, scaledDotProductAttention, slice, type Tensor } from '../../tensor/index.ts';
 
@@ -87,11 +87,9 @@ export class WhisperAttention extends Module {
     const [B, Tq] = x.shape as [number, number, number];
     const ctx = opts.context ?? x;
     const Tk = ctx.shape[1]!, H = this.heads, D = this.dim / H;
-    const [qx, kx, vx] = (ctx === x ? stackedLinear(x, [this.qProj, this.kProj, this.vProj])
-      : [this.qProj.forward(x), ...stackedLinear(ctx, [this.kProj, this.vProj])]) as [Tensor, Tensor, Tensor];
-    const q = qx.view(B, Tq, H, D).transpose(1, 2); // [B, H, Tq, D]
-    const k = kx.view(B, Tk, H, D).transpose(1, 2); // [B, H, Tk, D]
-    const v = vx.view(B, Tk, H, D).transpose(1, 2); // [B, H, Tk, D]
+    const q = this.qProj.forward(x).view(B, Tq, H, D).transpose(1, 2); // [B, H, Tq, D]
+    const k = this.kProj.forward(ctx).view(B, Tk, H, D).transpose(1, 2); // [B, H, Tk, D]
+    const v = this.vProj.forward(ctx).view(B, Tk, H, D).transpose(1, 2); // [B, H, Tk, D]
     const o = scaledDotProductAttention(q, k, v, { causal: opts.causal ?? false, mask: opts.mask ?? null, scale: D ** -0.5 });
     return this.outProj.forward(o.transpose(1, 2).reshape([B, Tq, this.dim])); // [B, Tq, C]
   }

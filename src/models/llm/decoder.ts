@@ -6,7 +6,7 @@
 //
 // Shapes: B batch, T new tokens, S cached + new tokens, C hidden, H heads, Hkv key/value heads, D head dim, V vocab.
 
-import { Embedding, Linear, RMSNorm, stackedLinear } from '../../nn/layers.ts';
+import { Embedding, Linear, RMSNorm } from '../../nn/layers.ts';
 import { Module } from '../../nn/module.ts';
 import { embedding, full, linear, rope as fusedRope, scaledDotProductAttention, slice, swiglu, type Tensor } from '../../tensor/index.ts';
 import { activation, type Activation } from '../../io/hf/activations.ts';
@@ -32,10 +32,9 @@ class Attention extends Module {
     // RoPE is applied in [B, T, heads, D] and the heads are then transposed as views, so the attention kernel
     // reads the projections' own layout (no copies); the cache keeps that layout too.
     const tables = { cos: headMajor(rope.cos), sin: headMajor(rope.sin) }; // [B, T, 1, R]
-    const [qx, kx, vx] = stackedLinear(x, [this.q_proj, this.k_proj, this.v_proj]) as [Tensor, Tensor, Tensor];
-    const q = rotate(qx.reshape([B, T, H, D]), tables).transpose(1, 2); // [B, H, T, D]
-    const k = rotate(kx.reshape([B, T, Hkv, D]), tables).transpose(1, 2); // [B, Hkv, T, D]
-    const v = vx.reshape([B, T, Hkv, D]).transpose(1, 2); // [B, Hkv, T, D]
+    const q = rotate(this.q_proj.forward(x).reshape([B, T, H, D]), tables).transpose(1, 2); // [B, H, T, D]
+    const k = rotate(this.k_proj.forward(x).reshape([B, T, Hkv, D]), tables).transpose(1, 2); // [B, Hkv, T, D]
+    const v = this.v_proj.forward(x).reshape([B, T, Hkv, D]).transpose(1, 2); // [B, Hkv, T, D]
     const kv = appendKV(past, k, v); // [B, Hkv, S, D]
     const y = scaledDotProductAttention(q, kv.k, kv.v, mask); // [B, H, T, D]
     return { out: this.o_proj.forward(y.transpose(1, 2).reshape([B, T, H * D])), kv }; // [B, T, C]
@@ -67,7 +66,7 @@ class Mlp extends Module {
     this.swiglu = cfg.hiddenAct === 'silu' || cfg.hiddenAct === 'swish';
   }
   forward(x: Tensor): Tensor {
-    const [gate, up] = stackedLinear(x, [this.gate_proj, this.up_proj]) as [Tensor, Tensor];
+    const gate = this.gate_proj.forward(x), up = this.up_proj.forward(x);
     // SiLU-gated MLPs (Llama, Qwen2) take the fused kernel; other activations the composition
     return this.down_proj.forward(this.swiglu ? swiglu(gate, up) : this.act(gate).mul(up));
   }

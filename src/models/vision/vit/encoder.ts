@@ -5,7 +5,7 @@
 //
 // Shapes: B images, N tokens, C hidden, H heads, D head dim.
 
-import { LayerNorm, Linear, stackedLinear } from '../../../nn/layers.ts';
+import { LayerNorm, Linear } from '../../../nn/layers.ts';
 import { Module } from '../../../nn/module.ts';
 import { scaledDotProductAttention, type Tensor } from '../../../tensor/index.ts';
 import { activation, type Activation } from '../../../io/hf/activations.ts';
@@ -24,8 +24,7 @@ class SelfAttention extends Module {
     const [B, N, C] = x.shape as [number, number, number];
     const H = this.numHeads, D = C / H;
     const split = (t: Tensor): Tensor => t.reshape([B, N, H, D]).transpose(1, 2); // [B, H, N, D]
-    const [q, k, v] = stackedLinear(x, [this.q_proj, this.k_proj, this.v_proj]) as [Tensor, Tensor, Tensor];
-    const y = scaledDotProductAttention(split(q), split(k), split(v));
+    const y = scaledDotProductAttention(split(this.q_proj.forward(x)), split(this.k_proj.forward(x)), split(this.v_proj.forward(x)));
     return this.out_proj.forward(y.transpose(1, 2).reshape([B, N, C])); // [B, N, C]
   }
 }
