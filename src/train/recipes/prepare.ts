@@ -18,6 +18,7 @@ import { TesseraProcessor } from '../../models/tessera/processor.ts';
 import { Rng } from '../../data/synthetic/prng.ts';
 import { sceneQuestions } from '../../data/synthetic/questions.ts';
 import type { Scene } from '../../data/synthetic/sample.ts';
+import { IMAGE_SIZE } from '../../data/synthetic/layout.ts';
 import { IMAGE_SHAPE_TASKS, SOUND_TASKS, type Recipe } from './recipe.ts';
 
 type Json = Record<string, unknown>;
@@ -61,6 +62,7 @@ export async function prepareData(r: Recipe, dataDir: string, log: (s: string) =
   writeFileSync(join(train, 'multiturn.jsonl'), lines(multiturn(trainRecords, r.data.multiturn, r.data.trainSeed)));
   const asked = withMoreQuestions(trainRecords, metas, r.data.moreQuestions, r.data.trainSeed);
   for (const t of tasks) writeFileSync(join(train, `mq-task-${t}.jsonl`), lines(asked.filter((x) => x.task === t)));
+  writeFileSync(join(train, 'where.jsonl'), lines(whereQuestions(trainRecords, metas)));
 
   const held = await synthesize({ outDir: heldout, tasks: [...ALL_TASKS], n: r.data.heldout, seed: r.data.heldoutSeed, split: 'heldout' });
   log(`data: ${held.records.length} held-out records`);
@@ -121,6 +123,27 @@ export function withMoreQuestions(records: readonly Json[], metas: readonly Json
     if (picked.length === 0) return x;
     const turns = picked.flatMap((q) => [{ from: 'human', value: q.question }, { from: 'gpt', value: q.answer }]);
     return { ...x, conversations: [...(x.conversations as Json[]), ...turns] };
+  });
+}
+
+/**
+ * "Is the {color} {shape} in the left or right half?" about every object of every training image that holds two or
+ * more objects of distinct (color, shape) pairs, answered from the object's centre. Naming one object among others
+ * and reading where it is: the skill vqa-position and ground need, which the mix alone did not teach (DEVELOPERS.md).
+ */
+export function whereQuestions(records: readonly Json[], metas: readonly Json[]): Json[] {
+  const scenes = new Map(metas.map((m) => [m.id, m.scene as Scene]));
+  return records.flatMap((x) => {
+    const scene = scenes.get(x.id);
+    if (typeof x.image !== 'string' || scene?.kind !== 'shapes' || scene.shapes.length < 2) return [];
+    if (new Set(scene.shapes.map((o) => `${o.color} ${o.shape}`)).size !== scene.shapes.length) return [];
+    return scene.shapes.map((o, i) => ({
+      id: `where-${String(x.id)}-${i}`, task: 'where', image: x.image,
+      conversations: [
+        { from: 'human', value: `<image>\nIs the ${o.color} ${o.shape} in the left or right half?` },
+        { from: 'gpt', value: o.cx < IMAGE_SIZE / 2 ? 'left' : 'right' },
+      ],
+    }));
   });
 }
 

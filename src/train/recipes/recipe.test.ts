@@ -16,6 +16,7 @@ import { demoModel, getRecipe, recipes } from './presets.ts';
 import { checkRecipe } from './recipe.ts';
 import type { RecipeEval } from './report.ts';
 import { runRecipe } from './run-recipe.ts';
+import { whereQuestions } from './prepare.ts';
 
 const readJsonl = (p: string) => readFileSync(p, 'utf8').trim().split('\n').map((l) => JSON.parse(l) as { id: string; conversations: unknown[] });
 const cli = (...args: string[]) => spawnSync(process.execPath, [join(repoRoot, 'bin/tessera.mjs'), ...args], { cwd: repoRoot, encoding: 'utf8' });
@@ -84,4 +85,20 @@ test('the demo model fits the 30 MB budget with a 2k vocabulary', () => {
   const bytes = getRecipe('demo').saveDtype === 'float16' ? 2 : 4;
   assert.ok(params * bytes < 30e6, `${params} parameters × ${bytes} B = ${(params * bytes / 1e6).toFixed(1)} MB`);
   assert.ok((m.vision.imageSize / m.vision.patchSize) ** 2 <= 64, 'at most 64 image tokens');
+});
+
+test('whereQuestions: every object of an image with 2+ distinct pairs, answered by the half its centre is in', () => {
+  const shape = (color: string, kind: string, cx: number) => ({ color, shape: kind, cx, cy: 60, size: 20, box: [cx - 10, 50, cx + 10, 70] });
+  const metas = [
+    { id: 'a', scene: { kind: 'shapes', shapes: [shape('red', 'circle', 30), shape('blue', 'square', 100)] } },
+    { id: 'b', scene: { kind: 'shapes', shapes: [shape('red', 'circle', 30)] } }, // one object: nothing to choose
+    { id: 'c', scene: { kind: 'shapes', shapes: [shape('red', 'circle', 30), shape('red', 'circle', 90)] } }, // ambiguous
+    { id: 'd', scene: { kind: 'chart' } },
+  ];
+  const records = ['a', 'b', 'c', 'd', 'e'].map((id) => ({ id, task: 'caption', image: `img/${id}.png`, conversations: [] }));
+  const out = whereQuestions(records, metas) as { id: string; image: string; conversations: { value: string }[] }[];
+  assert.deepEqual(out.map((x) => [x.id, x.image, x.conversations[0]!.value, x.conversations[1]!.value]), [
+    ['where-a-0', 'img/a.png', '<image>\nIs the red circle in the left or right half?', 'left'],
+    ['where-a-1', 'img/a.png', '<image>\nIs the blue square in the left or right half?', 'right'],
+  ]);
 });

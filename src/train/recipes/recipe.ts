@@ -10,6 +10,8 @@
 //   train/shapes.jsonl, train/sounds.jsonl                  records the encoder pretraining can label (the presets'
 //                                                           pretrain-vision draws fresh images instead: generate:images)
 //   train/multiturn.jsonl                                   two records joined into one two-exchange conversation
+//   train/where.jsonl                                       "Is the {color} {shape} in the left or right half?" about
+//                                                           every object of images with 2+ distinct pairs
 //   train/mq-task-<task>.jsonl                              each record asked up to data.moreQuestions more things
 //                                                           about its own media (its first exchange unchanged)
 //   heldout/data.jsonl, heldout/mixed.jsonl                 held-out records (mixed: tasks interleaved, for eval loss)
