@@ -5,11 +5,12 @@
 // The stage sequence follows LLaVA-1.5 (align: projectors only at 1e-3 on captions; instruct: projectors + LLM on
 // everything, loss on answers) with a stage 0 in front — the LLM learns the task language from text, the towers
 // learn per patch the colors/shapes, characters and bar values of images drawn afresh every step, and the
-// audio encoder the tones and digits a clip holds and, by CTC, their order (encoder-pretrain.ts) — an easy
-// instruct phase between align and the full mix (the curriculum below), and DPO behind (β 0.1,
-// the preference pairs weighted towards vqa-exist, whose rejected answers are hallucinated "yes"). As in LLaVA
-// the vision tower is frozen in the main instruct phase (it trains only in the short easy phase); the audio
-// encoder keeps training there (before its CTC pretraining it had to learn the digits' order there).
+// audio encoder the tones and digits a clip holds and, by CTC, their order (encoder-pretrain.ts) — then a stage of
+// where-questions (which half of the image a named object is in) and an easy instruct phase between align and the
+// full mix (the curriculum below), and DPO behind (β 0.1, the preference pairs weighted towards vqa-exist, whose
+// rejected answers are hallucinated "yes"). As in LLaVA the vision tower is frozen after its pretraining; the
+// audio encoder keeps training in the instruct phases (before its CTC pretraining it had to learn the digits'
+// order there).
 
 import type { TaskName } from '../../data/synthetic/vocab.ts';
 import type { StageInput } from '../stages.ts';
@@ -137,12 +138,12 @@ export const recipes: Readonly<Record<string, Recipe>> = {
     eval: { perTask: 10, baseline: true, maxNewTokens: 32, compareStage: 'instruct', trainPerTask: 10 },
     saveDtype: 'float32',
   },
-  // Measured on 2 cores (blas, the run that made models/tessera-demo, session 12, 2026-11-29, every stage from
-  // scratch): data 4.0 min, text 400 × 0.23 s, vision 3000 × 0.24 s (fresh images drawn every step), audio 3000 ×
-  // 0.17 s, align 200 × 0.08 s, easy 500 × 0.16 s, instruct 5200 × 0.23 s (21 min with data loading; the vision
-  // tower frozen, ~3 answers a record), dpo 60 × 0.46 s, eval 1.5 min (held-out, blank media, the instruct model,
-  // training records): 52.8 min, leaving room under 90 for a slower machine. The same stages took 66.9 min on
-  // session 11's code, 74.3 min (session 9) and 82.6 min on a slow hour (session 10).
+  // Measured on 2 cores (blas, the run that made models/tessera-demo, session 14, 2026-11-30; data, pretraining and
+  // align reused from session 12's run of the same stage configs): data 4.0 min, text 400 × 0.23 s, vision 3000 × 0.24 s
+  // (fresh images drawn every step), audio 3000 × 0.17 s, align 200 × 0.08 s, where 3000 × 0.13 s, easy 500 ×
+  // 0.16 s, instruct 5200 × 0.24 s (24 min with data loading; ~3 answers a record), dpo 60 × 0.53 s, eval 1.4 min
+  // (held-out, blank media, the instruct model, training records): 62.4 min, leaving room under 90 for a slower
+  // machine. Without the where stage the same stages took 52.8 min (session 12), 66.9 on session 11's code.
   demo: {
     name: 'demo', description: 'the shipped models/tessera-demo, ≤ 90 minutes on 2 cores',
     data: { train: perTask(1500, { tool: 1000, 'cross-count': 1200 }), heldout: 100, textLines: 30000, multiturn: 800, moreQuestions: 3, prefsPerTask: 300, trainSeed: 1, heldoutSeed: 1001 },
