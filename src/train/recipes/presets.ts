@@ -89,7 +89,8 @@ function stages(s: Schedule): StageInput[] {
     },
     {
       // the vision tower stays as pretrained: trained here (on color and shape questions) it lost what the
-      // projector had learnt to read in the where stage, and charts with it (53.3% held-out frozen, 42.6% trained)
+      // where stage had taught (held-out 53.3% with it frozen, 42.6% training; frozen without the where-questions
+      // anywhere 47.4%, the previous recipe 45.9%: DEVELOPERS.md)
       name: 'instruct-easy', kind: 'instruct', trainable: ['audio', 'visionProjector', 'audioProjector', 'llm'],
       lr: { audio: s.instructLr, visionProjector: s.instructLr, audioProjector: s.instructLr, llm: s.instructLr },
       data: taskMix(easyTasks), steps: s.easy, batchSize: s.batch, maxLength: 256, warmup: Math.ceil(s.easy / 20), minLrRatio: 0.5, ...common,
