@@ -5,14 +5,16 @@
 //                                          ("Where is …?\n<image>" for "<image>\nWhere is …?")
 //   first-question <in.jsonl> <out.jsonl>  each record's first exchange only, as it was
 //   half <data dir> <out.jsonl>            "Is the {color} {shape} in the left or right half?" about every object of
-//                                          every image with two or more shapes of distinct pairs (task vqa-position,
-//                                          so the card's exact-match scorer reads it)
+//                                          every image with two or more shapes of distinct pairs (the recipe's
+//                                          whereQuestions, as task vqa-position so the card's exact-match scorer
+//                                          reads it, ids half-…)
 // Usage: node --import tsx scripts/experiments/derive-records.ts <mode> <in> <out.jsonl>
 
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { boxPercent, IMAGE_SIZE, type Box } from '../../src/data/synthetic/layout.ts';
+import { boxPercent, type Box } from '../../src/data/synthetic/layout.ts';
 import type { Pair } from '../../src/data/synthetic/vocab.ts';
+import { whereQuestions } from '../../src/train/recipes/prepare.ts';
 
 type Rec = { id: string; task: string; image?: string; conversations: { from: string; value: string }[] };
 const [mode, input, out] = process.argv.slice(2) as [string, string, string];
@@ -30,16 +32,8 @@ if (mode === 'single-ground') {
       { from: 'gpt', value: `[${boxPercent(o.box).join(', ')}]` }] }];
   }));
 } else if (mode === 'half') {
-  const scenes = new Map(jsonl<{ id: string; scene: { kind: string; shapes?: (Pair & { cx: number })[] } }>(join(input, 'meta.jsonl')).map((m) => [m.id, m.scene]));
-  write(jsonl<Rec>(join(input, 'data.jsonl')).flatMap((r) => {
-    const s = scenes.get(r.id), shapes = s?.kind === 'shapes' ? s.shapes ?? [] : [];
-    const distinct = new Set(shapes.map((o) => `${o.color} ${o.shape}`)).size === shapes.length;
-    const image = r.image;
-    if (!image || shapes.length < 2 || !distinct) return [];
-    return shapes.map((o, i) => ({ id: `half-${r.id}-${i}`, task: 'vqa-position', image, conversations: [
-      { from: 'human', value: `<image>\nIs the ${o.color} ${o.shape} in the left or right half?` },
-      { from: 'gpt', value: o.cx < IMAGE_SIZE / 2 ? 'left' : 'right' }] }));
-  }));
+  const where = whereQuestions(jsonl(join(input, 'data.jsonl')), jsonl(join(input, 'meta.jsonl'))) as Rec[];
+  write(where.map((r) => ({ ...r, id: r.id.replace(/^where-/, 'half-'), task: 'vqa-position' })));
 } else if (mode === 'question-first' || mode === 'first-question') {
   write(jsonl<Rec>(input).map((r) => {
     const [q, a] = r.conversations as [Rec['conversations'][0], Rec['conversations'][0]];
