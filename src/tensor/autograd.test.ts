@@ -69,10 +69,13 @@ test('slices of one tensor: their gradients are gathered into it (tiling windows
     return 2 * (1 + (col < 4 ? 1 : 0) + (col >= 2 && col % 2 === 0 ? 1 : 0) + (row >= 1 ? 1 : 0));
   });
   assertClose(x.grad!, T.tensor(want, { dtype: 'float64' }).reshape([2, 3, 7]));
-  // a slice of a leaf, alone: its window of the gradient, zero elsewhere
+  // a slice of a leaf, alone: its window of the gradient, zero elsewhere; a retained graph gathers again
   const w = f64([1, 2, 3, 4]).requireGrad();
-  w.slice(0, 1, 3).mul(f64([5, 6])).sum().backward();
-  assert.deepEqual(w.grad!.toList(), [0, 5, 6, 0]);
+  const loss = w.slice(0, 1, 3).mul(f64([5, 6])).sum().add(w.slice(0, 0, 2).sum());
+  loss.backward(undefined, { retainGraph: true });
+  assert.deepEqual(w.grad!.toList(), [1, 6, 6, 0]);
+  loss.backward();
+  assert.deepEqual(w.grad!.toList(), [2, 12, 12, 0]);
 });
 
 test('a diamond graph adds the gradients of both paths', () => {

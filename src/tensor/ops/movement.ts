@@ -77,10 +77,9 @@ export function slice(x: Tensor, axis: number, start: number, end?: number, step
   const shape = [...x.shape], strides = [...x.strides];
   shape[a] = len;
   strides[a] = x.strides[a]! * step;
-  const t = viewOf(x, shape, strides, x.offset + s * x.strides[a]!, 'slice', (g) => [gatherWindows(x, [{ grad: g, axis: a, start: s, step }])]);
   // backward() gathers every window of x at once (GradFn.window) rather than calling the rule per slice
-  if (t.gradFn) t.gradFn = { ...t.gradFn, window: { axis: a, start: s, step } };
-  return t;
+  const window = { axis: a, start: s, step };
+  return viewOf(x, shape, strides, x.offset + s * x.strides[a]!, 'slice', (g) => [gatherWindows(x, [{ grad: g, ...window }])], window);
 }
 
 /**

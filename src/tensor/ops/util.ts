@@ -79,13 +79,13 @@ export function output(storage: Storage, dtype: DType, shape: Shape, inputs: rea
   return t;
 }
 
-/** A view sharing x's storage, on the tape as op `name`. */
+/** A view sharing x's storage, on the tape as op `name` (a slice also says which window of x it is). */
 export function viewOf(x: Tensor, shape: Shape, strides: readonly number[], offset: number, name: string,
-  backward: GradFn['backward']): Tensor {
+  backward: GradFn['backward'], window?: GradFn['window']): Tensor {
   const t = new Tensor(x.storage, x.dtype, shape, strides, offset);
   if (isGradEnabled() && x.requiresGrad) {
     t.requiresGrad = true;
-    t.gradFn = { name, inputs: [x], backward };
+    t.gradFn = window ? { name, inputs: [x], backward, window } : { name, inputs: [x], backward };
   }
   return t;
 }
