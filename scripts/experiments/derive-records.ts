@@ -8,6 +8,8 @@
 //                                          every image with two or more shapes of distinct pairs (the recipe's
 //                                          whereQuestions, as task vqa-position so the card's exact-match scorer
 //                                          reads it, ids half-…)
+//   bars <data dir> <out.jsonl>            "What is the value of bar {L}?" about every bar of every chart image
+//                                          (chart-value, chart-max and tool scenes), one question a record, ids bars-…
 // Usage: node --import tsx scripts/experiments/derive-records.ts <mode> <in> <out.jsonl>
 
 import { readFileSync, writeFileSync } from 'node:fs';
@@ -34,6 +36,15 @@ if (mode === 'single-ground') {
 } else if (mode === 'half') {
   const where = whereQuestions(jsonl(join(input, 'data.jsonl')), jsonl(join(input, 'meta.jsonl'))) as Rec[];
   write(where.map((r) => ({ ...r, id: r.id.replace(/^where-/, 'half-'), task: 'vqa-position' })));
+} else if (mode === 'bars') {
+  const scenes = new Map(jsonl<{ id: string; scene: { kind: string; values?: number[]; labels?: string[] } }>(join(input, 'meta.jsonl')).map((m) => [m.id, m.scene]));
+  write(jsonl<Rec>(join(input, 'data.jsonl')).flatMap((r) => {
+    const s = scenes.get(r.id);
+    const image = r.image, labels = s?.labels;
+    if (!image || s?.kind !== 'chart' || !s.values || !labels) return [];
+    return s.values.map((v, i) => ({ id: `bars-${r.id}-${i}`, task: 'chart-value', image, conversations: [
+      { from: 'human', value: `<image>\nWhat is the value of bar ${labels[i]}?` }, { from: 'gpt', value: String(v) }] }));
+  }));
 } else if (mode === 'question-first' || mode === 'first-question') {
   write(jsonl<Rec>(input).map((r) => {
     const [q, a] = r.conversations as [Rec['conversations'][0], Rec['conversations'][0]];
@@ -41,4 +52,4 @@ if (mode === 'single-ground') {
     if (!q.value.startsWith('<image>\n')) throw new Error(`${input}: record ${r.id} does not start with "<image>\\n"`);
     return { ...r, conversations: [{ ...q, value: `${q.value.slice('<image>\n'.length)}\n<image>` }, a] };
   }));
-} else throw new Error(`unknown mode "${mode}" (single-ground, half, question-first, first-question)`);
+} else throw new Error(`unknown mode "${mode}" (single-ground, half, bars, question-first, first-question)`);

@@ -127,6 +127,28 @@ test('images drawn afresh: the same index gives the same image and labels; shape
   assert.notDeepEqual(a.at(0)!.media, a.at(1)!.media);
 });
 
+test('generate:reading draws half text, half charts; generate:images half shape scenes', () => {
+  const { processor } = tinyTessera(0);
+  const K = patchLabels.length;
+  const shares = (kind: 'images' | 'reading', n: number) => {
+    const set = freshImageSamples(kind, processor, 4, 11, n), count = { shapes: 0, text: 0, chart: 0 };
+    for (let i = 0; i < n; i++) {
+      const x = set.at(i)!;
+      const labels = new Set<string>();
+      for (let k = 0; k < x.patches!.length; k++) if (x.patches![k] === 1) labels.add(patchLabels[k % K]!.split(' ')[0]!);
+      // shape scenes name their pairs in the pooled target; text and charts hold none
+      if (x.target.some((v) => v === 1)) count.shapes++;
+      else if (labels.has('value')) count.chart++;
+      else { assert.ok(labels.has('char'), `sample ${i}: neither shapes, a chart nor text`); count.text++; }
+    }
+    return count;
+  };
+  const r = shares('reading', 300); // expected 0 / 150 / 150 (binomial sd 8.7)
+  assert.ok(r.shapes === 0 && r.text >= 120 && r.chart >= 120, JSON.stringify(r));
+  const m = shares('images', 200); // expected 100 / 50 / 50
+  assert.ok(m.shapes >= 75 && m.shapes <= 125 && m.text >= 28 && m.chart >= 28, JSON.stringify(m));
+});
+
 test('pretrain-vision and pretrain-audio train the encoder and head only', async () => {
   const dir = mkdtempSync(join(tmpdir(), 'tessera-enc-'));
   try {

@@ -236,15 +236,17 @@ export function attributeEncoder(modality: Modality, processor: TesseraProcessor
   };
 }
 
-/** What a `generate:` data path draws: shape scenes only, or shape scenes, ocr text and bar charts. */
-export type FreshImages = 'shapes' | 'images';
+/** What a `generate:` data path draws: shape scenes, ocr text and bar charts, in these shares of shape scenes (the rest half text, half charts). */
+export type FreshImages = 'shapes' | 'images' | 'reading';
+const SHAPE_SHARE: Record<FreshImages, number> = { shapes: 1, images: 0.5, reading: 0 };
 
 /**
- * Images drawn afresh for every sample (the stage data paths `generate:shapes` and `generate:images`): the
+ * Images drawn afresh for every sample (the stage data paths `generate:shapes`, `generate:images`, `generate:reading`): the
  * generator is unlimited, and a fixed set of 10 k images is learnt by heart (issue 5). Sample i is drawn from
  * Rng.fork(seed, 'pretrain-vision', i) on the train split (its pairs, fonts and chart styles), so a resumed
  * run sees the same images; `length` is how many distinct images the run may draw. Half are shape scenes,
- * a quarter ocr text, a quarter charts (`images`), or all shape scenes (`shapes`).
+ * a quarter ocr text, a quarter charts (`images`), all shape scenes (`shapes`), or half text, half charts
+ * (`reading`).
  */
 export function freshImageSamples(kind: FreshImages, processor: TesseraProcessor, patchGrid: number, seed: number, length: number): SampleSet<AttributeSample> {
   const ip = processor.imageProcessor;
@@ -253,13 +255,14 @@ export function freshImageSamples(kind: FreshImages, processor: TesseraProcessor
     length,
     at(i: number): AttributeSample {
       const rng = SceneRng.fork(seed, 'pretrain-vision', i);
+      const shapeShare = SHAPE_SHARE[kind];
       const pick = kind === 'shapes' ? 0 : rng.next();
       let scene: Scene, rgb: Uint8Array;
-      if (pick < 0.5) {
+      if (pick < shapeShare) {
         const shapes = pretrainScene(rng, 'train');
         scene = { kind: 'shapes', shapes };
         rgb = shapesCanvas(rng, shapes).rgb();
-      } else if (pick < 0.75) {
+      } else if (pick < shapeShare + (1 - shapeShare) / 2) {
         const { canvas, scene: s } = drawOcr(rng, 'train');
         scene = s;
         rgb = canvas.rgb();

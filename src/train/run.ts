@@ -107,7 +107,7 @@ export async function runStage(o: RunStageOptions): Promise<RunStageResult> {
     for (const d of stage.data) {
       if (d.path.startsWith(GENERATE)) {
         const kind = d.path.slice(GENERATE.length);
-        if (!generated) throw new Error(`stage ${stage.name}: data "${d.path}": ${stage.kind} stages read files; only pretrain-vision draws its data (generate:shapes, generate:images)`);
+        if (!generated) throw new Error(`stage ${stage.name}: data "${d.path}": ${stage.kind} stages read files; only pretrain-vision draws its data (generate:shapes, generate:images, generate:reading)`);
         train.push({ name: d.path, samples: generated(kind), weight: d.weight });
         continue;
       }
@@ -170,7 +170,7 @@ export async function runStage(o: RunStageOptions): Promise<RunStageResult> {
       const wrapper = new AttributeModel(model, modality, stage.seed);
       const scenes = new Map<string, ReturnType<typeof readScenes>>();
       const fresh = (kind: string) => {
-        if (modality !== 'image' || (kind !== 'shapes' && kind !== 'images')) throw new Error(`stage ${stage.name}: cannot draw "${GENERATE}${kind}" (a pretrain-vision stage draws generate:shapes or generate:images)`);
+        if (modality !== 'image' || (kind !== 'shapes' && kind !== 'images' && kind !== 'reading')) throw new Error(`stage ${stage.name}: cannot draw "${GENERATE}${kind}" (a pretrain-vision stage draws generate:shapes, generate:images or generate:reading)`);
         return freshImageSamples(kind, processor, patchGrid(model), stage.seed, stage.steps * stage.batchSize * stage.gradAccum);
       };
       const data = await sources((r, dir) => {

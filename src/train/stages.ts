@@ -14,7 +14,7 @@ const positiveInt = z.number().int().positive();
 const nonNegInt = z.number().int().nonnegative();
 
 const dataSource = z.object({
-  /** A JSONL file (relative to the config's folder), or for pretrain-vision `generate:images` / `generate:shapes`:
+  /** A JSONL file (relative to the config's folder), or for pretrain-vision `generate:images` / `generate:shapes` / `generate:reading`:
    * images drawn afresh for every sample (src/train/encoder-pretrain.ts freshImageSamples). */
   path: z.string().min(1),
   weight: z.number().positive().default(1),

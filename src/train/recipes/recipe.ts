@@ -8,7 +8,7 @@
 //   train/data.jsonl, train/meta.jsonl, train/prefs.jsonl   the generator's output (all tasks, one folder)
 //   train/task-<task>.jsonl, train/prefs-<task>.jsonl       the same records split by task (for per-task weights)
 //   train/shapes.jsonl, train/sounds.jsonl                  records the encoder pretraining can label (the presets'
-//                                                           pretrain-vision draws fresh images instead: generate:images)
+//                                                           pretrain-vision draws fresh images instead: generate:images, generate:reading)
 //   train/multiturn.jsonl                                   two records joined into one two-exchange conversation
 //   train/where.jsonl                                       "Is the {color} {shape} in the left or right half?" about
 //                                                           every object of images with 2+ distinct pairs
