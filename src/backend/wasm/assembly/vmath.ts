@@ -2,7 +2,7 @@
 // Vectorised transcendental functions over f32x4 for the memory-bound kernels.
 // exp: Cephes-style range reduction x = n ln2 + r, |r| <= ln2/2, then a degree-6 polynomial
 // for e^r and 2^n built in the exponent bits (relative error ~2e-7 over the f32 range).
-// erf: an odd rational function (the form Eigen's fast erf uses; absolute error <= 4e-7), tanh through exp.
+// erf: Abramowitz & Stegun 7.1.26 (absolute error <= 1.5e-7), tanh through exp.
 
 const LOG2E: f32 = 1.44269504088896341;
 const LN2_HI: f32 = 0.693359375;
@@ -45,23 +45,17 @@ const LN2_LO: f32 = -2.12194440e-4;
 }
 
 @inline export function verf(x: v128): v128 {
-  // odd rational x·P(x²)/Q(x²) on [-4, 4] (erf(±4) is ±1 in f32): one division and no exp, against A&S's
-  // division and exp; absolute error <= 4e-7 (checked in float32 against math.erf)
-  const xc = f32x4.pmin(f32x4.pmax(x, f32x4.splat(-4)), f32x4.splat(4));
-  const x2 = f32x4.mul(xc, xc);
-  let p = f32x4.splat(-2.72614225801306e-10);
-  p = f32x4.add(f32x4.mul(p, x2), f32x4.splat(2.77068142495902e-08));
-  p = f32x4.add(f32x4.mul(p, x2), f32x4.splat(-2.10102402082508e-06));
-  p = f32x4.add(f32x4.mul(p, x2), f32x4.splat(-5.69250639462346e-05));
-  p = f32x4.add(f32x4.mul(p, x2), f32x4.splat(-7.34990630326855e-04));
-  p = f32x4.add(f32x4.mul(p, x2), f32x4.splat(-2.95459980854025e-03));
-  p = f32x4.add(f32x4.mul(p, x2), f32x4.splat(-1.60960333262415e-02));
-  let q = f32x4.splat(-1.45660718464996e-05);
-  q = f32x4.add(f32x4.mul(q, x2), f32x4.splat(-2.13374055278905e-04));
-  q = f32x4.add(f32x4.mul(q, x2), f32x4.splat(-1.68282697438203e-03));
-  q = f32x4.add(f32x4.mul(q, x2), f32x4.splat(-7.37332916720468e-03));
-  q = f32x4.add(f32x4.mul(q, x2), f32x4.splat(-1.42647390514189e-02));
-  return f32x4.div(f32x4.mul(xc, p), q);
+  const ax = f32x4.abs(x);
+  const t = f32x4.div(f32x4.splat(1), f32x4.add(f32x4.splat(1), f32x4.mul(ax, f32x4.splat(0.3275911))));
+  let p = f32x4.splat(1.061405429);
+  p = f32x4.add(f32x4.mul(p, t), f32x4.splat(-1.453152027));
+  p = f32x4.add(f32x4.mul(p, t), f32x4.splat(1.421413741));
+  p = f32x4.add(f32x4.mul(p, t), f32x4.splat(-0.284496736));
+  p = f32x4.add(f32x4.mul(p, t), f32x4.splat(0.254829592));
+  p = f32x4.mul(p, t);
+  const y = f32x4.sub(f32x4.splat(1), f32x4.mul(p, vexp(f32x4.neg(f32x4.mul(ax, ax)))));
+  // copy the sign of x onto y
+  return v128.or(y, v128.and(x, i32x4.splat(0x80000000)));
 }
 
 @inline export function hsum(v: v128): f32 {
