@@ -239,6 +239,7 @@ export function attributeEncoder(modality: Modality, processor: TesseraProcessor
 /** What a `generate:` data path draws: shape scenes, ocr text and bar charts, in these shares of shape scenes (the rest half text, half charts). */
 export type FreshImages = 'shapes' | 'images' | 'reading';
 const SHAPE_SHARE: Record<FreshImages, number> = { shapes: 1, images: 0.5, reading: 0 };
+export const isFreshImages = (kind: string): kind is FreshImages => Object.hasOwn(SHAPE_SHARE, kind);
 
 /**
  * Images drawn afresh for every sample (the stage data paths `generate:shapes`, `generate:images`, `generate:reading`): the

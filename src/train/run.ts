@@ -13,7 +13,7 @@ import type { EncodedSample, TesseraProcessor } from '../models/tessera/processo
 import { getBackend } from '../backend/registry.ts';
 import { formatSummary, loadJsonl, textOf, type OnBadRecord, type RecordEncoder } from './dataset.ts';
 import { dpoObjective, type PreferencePair } from './dpo.ts';
-import { AttributeModel, attributeEncoder, attributeObjective, freshImageSamples, readScenes } from './encoder-pretrain.ts';
+import { AttributeModel, attributeEncoder, attributeObjective, freshImageSamples, isFreshImages, readScenes } from './encoder-pretrain.ts';
 import { EncodeThread, specEncoder, type EncodeSpec } from './encode-thread.ts';
 import { applyLora, mergeLora } from './lora.ts';
 import { PackedSamples } from './packed.ts';
@@ -170,7 +170,7 @@ export async function runStage(o: RunStageOptions): Promise<RunStageResult> {
       const wrapper = new AttributeModel(model, modality, stage.seed);
       const scenes = new Map<string, ReturnType<typeof readScenes>>();
       const fresh = (kind: string) => {
-        if (modality !== 'image' || (kind !== 'shapes' && kind !== 'images' && kind !== 'reading')) throw new Error(`stage ${stage.name}: cannot draw "${GENERATE}${kind}" (a pretrain-vision stage draws generate:shapes, generate:images or generate:reading)`);
+        if (modality !== 'image' || !isFreshImages(kind)) throw new Error(`stage ${stage.name}: cannot draw "${GENERATE}${kind}" (a pretrain-vision stage draws generate:shapes, generate:images or generate:reading)`);
         return freshImageSamples(kind, processor, patchGrid(model), stage.seed, stage.steps * stage.batchSize * stage.gradAccum);
       };
       const data = await sources((r, dir) => {
