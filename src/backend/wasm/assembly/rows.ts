@@ -126,12 +126,16 @@ export function layerNorm(r0: i32, r1: i32, cols: i32, x: usize, w: usize, b: us
   for (let r = r0; r < r1; r++) {
     const xr = rowAt(x, r, cols), yr = rowAt(y, r, cols);
     const mu = sum(xr, cols) / <f32>cols;
-    let acc: f32 = 0;
-    for (let i = 0; i < cols; i++) { const d = load<f32>(at(xr, i)) - mu; acc += d * d; }
+    const mv = f32x4.splat(mu);
+    let av = f32x4.splat(0);
+    let i = 0;
+    for (; i + 4 <= cols; i += 4) { const d = f32x4.sub(v128.load(at(xr, i)), mv); av = f32x4.add(av, f32x4.mul(d, d)); }
+    let acc = hsum(av);
+    for (; i < cols; i++) { const d = load<f32>(at(xr, i)) - mu; acc += d * d; }
     const rs: f32 = <f32>1 / Mathf.sqrt(acc / <f32>cols + eps);
     store<f32>(at(mean, r), mu); store<f32>(at(rstd, r), rs);
-    const mv = f32x4.splat(mu), rv = f32x4.splat(rs);
-    let i = 0;
+    const rv = f32x4.splat(rs);
+    i = 0;
     for (; i + 4 <= cols; i += 4) {
       const xh = f32x4.mul(f32x4.sub(v128.load(at(xr, i)), mv), rv);
       v128.store(at(yr, i), f32x4.add(f32x4.mul(xh, v128.load(at(w, i))), v128.load(at(b, i))));
@@ -147,13 +151,30 @@ export function layerNormBwd(r0: i32, r1: i32, cols: i32, x: usize, w: usize, me
   for (let r = r0; r < r1; r++) {
     const xr = rowAt(x, r, cols), gr = rowAt(dy, r, cols), dr = rowAt(dx, r, cols);
     const mu = load<f32>(at(mean, r)), rs = load<f32>(at(rstd, r));
-    let sg: f32 = 0, sgx: f32 = 0;
-    for (let i = 0; i < cols; i++) {
+    const mv = f32x4.splat(mu), rv = f32x4.splat(rs);
+    let sgv = f32x4.splat(0), sgxv = f32x4.splat(0);
+    let i = 0;
+    for (; i + 4 <= cols; i += 4) {
+      const g = f32x4.mul(v128.load(at(gr, i)), v128.load(at(w, i)));
+      sgv = f32x4.add(sgv, g);
+      sgxv = f32x4.add(sgxv, f32x4.mul(g, f32x4.mul(f32x4.sub(v128.load(at(xr, i)), mv), rv)));
+    }
+    let sg = hsum(sgv), sgx = hsum(sgxv);
+    for (; i < cols; i++) {
       const g = load<f32>(at(gr, i)) * load<f32>(at(w, i));
       sg += g; sgx += g * (load<f32>(at(xr, i)) - mu) * rs;
     }
     sg /= <f32>cols; sgx /= <f32>cols;
-    for (let i = 0; i < cols; i++) {
+    const sgs = f32x4.splat(sg), sgxs = f32x4.splat(sgx);
+    i = 0;
+    for (; i + 4 <= cols; i += 4) {
+      const gi = v128.load(at(gr, i));
+      const xh = f32x4.mul(f32x4.sub(v128.load(at(xr, i)), mv), rv);
+      v128.store(at(dr, i), f32x4.mul(rv, f32x4.sub(f32x4.sub(f32x4.mul(gi, v128.load(at(w, i))), sgs), f32x4.mul(xh, sgxs))));
+      v128.store(at(dw, i), f32x4.add(v128.load(at(dw, i)), f32x4.mul(gi, xh)));
+      v128.store(at(db, i), f32x4.add(v128.load(at(db, i)), gi));
+    }
+    for (; i < cols; i++) {
       const gi = load<f32>(at(gr, i));
       const xh = (load<f32>(at(xr, i)) - mu) * rs;
       store<f32>(at(dr, i), rs * (gi * load<f32>(at(w, i)) - sg - xh * sgx));
