@@ -191,7 +191,7 @@ test('a generate: data path is refused where nothing can draw it, naming the pat
       stage: parseStage({ name: kind, kind, trainable: ['vision'], lr: { vision: 1e-3 }, data: [{ path }], steps: 1, batchSize: 2 }),
       outDir: join(dir, `${kind}-${path.replace(/\W/g, '')}`), modelDir: join(dir, 'init'), baseDir: dir, quiet: true,
     });
-    await assert.rejects(run('pretrain-vision', 'generate:sounds'), /cannot draw "generate:sounds"/);
+    await assert.rejects(run('pretrain-vision', 'generate:sounds'), /cannot draw "generate:sounds" \(a pretrain-vision stage draws generate:shapes, generate:images, generate:reading\)/);
     await assert.rejects(run('pretrain-audio', 'generate:images'), /cannot draw "generate:images"/);
     await assert.rejects(run('align', 'generate:images'), /data "generate:images": align stages read files/);
   } finally { rmSync(dir, { recursive: true, force: true }); }

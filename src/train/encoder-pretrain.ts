@@ -236,9 +236,11 @@ export function attributeEncoder(modality: Modality, processor: TesseraProcessor
   };
 }
 
-/** What a `generate:` data path draws: shape scenes, ocr text and bar charts, in these shares of shape scenes (the rest half text, half charts). */
-export type FreshImages = 'shapes' | 'images' | 'reading';
-const SHAPE_SHARE: Record<FreshImages, number> = { shapes: 1, images: 0.5, reading: 0 };
+/** What each `generate:<kind>` data path draws: this share of shape scenes, the rest half ocr text, half bar charts. */
+const SHAPE_SHARE = { shapes: 1, images: 0.5, reading: 0 } as const;
+export type FreshImages = keyof typeof SHAPE_SHARE;
+/** The `generate:` data paths a pretrain-vision stage can draw. */
+export const freshImagePaths = Object.keys(SHAPE_SHARE).map((k) => `generate:${k}`);
 export const isFreshImages = (kind: string): kind is FreshImages => Object.hasOwn(SHAPE_SHARE, kind);
 
 /**
@@ -257,6 +259,7 @@ export function freshImageSamples(kind: FreshImages, processor: TesseraProcessor
     at(i: number): AttributeSample {
       const rng = SceneRng.fork(seed, 'pretrain-vision', i);
       const shapeShare = SHAPE_SHARE[kind];
+      // `shapes` draws no pick, so its images are the ones it drew before the other kinds existed
       const pick = kind === 'shapes' ? 0 : rng.next();
       let scene: Scene, rgb: Uint8Array;
       if (pick < shapeShare) {

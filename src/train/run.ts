@@ -13,7 +13,7 @@ import type { EncodedSample, TesseraProcessor } from '../models/tessera/processo
 import { getBackend } from '../backend/registry.ts';
 import { formatSummary, loadJsonl, textOf, type OnBadRecord, type RecordEncoder } from './dataset.ts';
 import { dpoObjective, type PreferencePair } from './dpo.ts';
-import { AttributeModel, attributeEncoder, attributeObjective, freshImageSamples, isFreshImages, readScenes } from './encoder-pretrain.ts';
+import { AttributeModel, attributeEncoder, attributeObjective, freshImagePaths, freshImageSamples, isFreshImages, readScenes } from './encoder-pretrain.ts';
 import { EncodeThread, specEncoder, type EncodeSpec } from './encode-thread.ts';
 import { applyLora, mergeLora } from './lora.ts';
 import { PackedSamples } from './packed.ts';
@@ -107,7 +107,7 @@ export async function runStage(o: RunStageOptions): Promise<RunStageResult> {
     for (const d of stage.data) {
       if (d.path.startsWith(GENERATE)) {
         const kind = d.path.slice(GENERATE.length);
-        if (!generated) throw new Error(`stage ${stage.name}: data "${d.path}": ${stage.kind} stages read files; only pretrain-vision draws its data (generate:shapes, generate:images, generate:reading)`);
+        if (!generated) throw new Error(`stage ${stage.name}: data "${d.path}": ${stage.kind} stages read files; only pretrain-vision draws its data (${freshImagePaths.join(', ')})`);
         train.push({ name: d.path, samples: generated(kind), weight: d.weight });
         continue;
       }
@@ -170,7 +170,7 @@ export async function runStage(o: RunStageOptions): Promise<RunStageResult> {
       const wrapper = new AttributeModel(model, modality, stage.seed);
       const scenes = new Map<string, ReturnType<typeof readScenes>>();
       const fresh = (kind: string) => {
-        if (modality !== 'image' || !isFreshImages(kind)) throw new Error(`stage ${stage.name}: cannot draw "${GENERATE}${kind}" (a pretrain-vision stage draws generate:shapes, generate:images or generate:reading)`);
+        if (modality !== 'image' || !isFreshImages(kind)) throw new Error(`stage ${stage.name}: cannot draw "${GENERATE}${kind}" (a pretrain-vision stage draws ${freshImagePaths.join(', ')})`);
         return freshImageSamples(kind, processor, patchGrid(model), stage.seed, stage.steps * stage.batchSize * stage.gradAccum);
       };
       const data = await sources((r, dir) => {
