@@ -21,6 +21,11 @@ function expShiftSum(x: usize, y: usize, n: i32, shift: f32): f32 {
   const sv = f32x4.splat(shift);
   let acc = f32x4.splat(0);
   let i = 0;
+  for (; i + 8 <= n; i += 8) {
+    const e0 = vexp(f32x4.sub(v128.load(at(x, i)), sv)), e1 = vexp(f32x4.sub(v128.load(at(x, i), 16), sv));
+    v128.store(at(y, i), e0); v128.store(at(y, i), e1, 16);
+    acc = f32x4.add(f32x4.add(acc, e0), e1);
+  }
   for (; i + 4 <= n; i += 4) { const e = vexp(f32x4.sub(v128.load(at(x, i)), sv)); v128.store(at(y, i), e); acc = f32x4.add(acc, e); }
   let s = hsum(acc);
   for (; i < n; i++) { const e = f32x4.extract_lane(vexp(f32x4.splat(load<f32>(at(x, i)) - shift)), 0); store<f32>(at(y, i), e); s += e; }
