@@ -1,7 +1,7 @@
 // AssemblyScript source, compiled by asc (scripts/build-wasm.mjs); tsconfig excludes this folder.
 // Vectorised transcendental functions over f32x4 for the memory-bound kernels.
-// exp: Cephes-style range reduction x = n ln2 + r, |r| <= ln2/2, then a degree-6 polynomial
-// for e^r and 2^n built in the exponent bits (relative error ~2e-7 over the f32 range).
+// exp: Cephes-style range reduction x = n ln2 + r, |r| <= ln2/2, then e^r ≈ 1 + r + r²·p(r) with p of degree 5,
+// and 2^n built in the exponent bits (relative error ~2e-7 over the f32 range).
 // erf: Abramowitz & Stegun 7.1.26 (absolute error <= 1.5e-7), tanh through exp.
 
 const LOG2E: f32 = 1.44269504088896341;
@@ -16,8 +16,8 @@ const LN2_LO: f32 = -2.12194440e-4;
   const n = f32x4.sub(t, f32x4.splat(12582912.0));
   let r = f32x4.sub(xc, f32x4.mul(n, f32x4.splat(LN2_HI)));
   r = f32x4.sub(r, f32x4.mul(n, f32x4.splat(LN2_LO)));
-  // the degree-5 polynomial by Estrin's scheme (three dependent levels, not Horner's five): the loop is bound by
-  // this chain's latency, not by its instruction count (BENCHMARKS.md)
+  // p by Estrin's scheme (three dependent levels, not Horner's five): the kernels are bound by this chain's
+  // latency more than by their instruction count (BENCHMARKS.md)
   const r2 = f32x4.mul(r, r);
   const a = f32x4.add(f32x4.mul(f32x4.splat(1.9875691500e-4), r), f32x4.splat(1.3981999507e-3));
   const b = f32x4.add(f32x4.mul(f32x4.splat(8.3334519073e-3), r), f32x4.splat(4.1665795894e-2));
