@@ -60,6 +60,14 @@ function heads(B, T, S, H, Hkv, D, layout) {
     : { q: (b, h) => (b * H + h) * T * D, ldq: D, k: (b, g) => (b * Hkv + g) * S * D, ldk: D };
 }
 
+/**
+ * Query rows per block: causal attention splits its T rows into blocks of about 32, each multiplied against only
+ * the keys it can see (about half the score products); without the mask, one block of all T rows.
+ */
+function causalBlock(causal, T) {
+  return causal && T >= 64 ? Math.ceil(T / Math.floor(T / 32)) : Math.max(T, 1);
+}
+
 export const ops = {
   /**
    * `count` products C_i = op(A_i) op(B_i) (C overwritten), operands at element offsets a + i·sa, b + i·sb,
@@ -89,15 +97,19 @@ export const ops = {
 
   /** out = softmax(scale·q kᵀ + masks) v and lse [B, H, T], over the B·Hkv units of (batch, kv head). */
   blasAttnFwd(counter, B, T, S, H, Hkv, D, scale, causal, layout, q, k, v, keyMask, out, lse, scratch) {
-    const h32 = heap(), L = heads(B, T, S, H, Hkv, D, layout), r = H / Hkv, sc = scratch >> 2;
-    const q0 = q >> 2, k0 = k >> 2, v0 = v >> 2, o0 = out >> 2;
+    const h32 = heap(), L = heads(B, T, S, H, Hkv, D, layout), r = H / Hkv, sc = scratch >> 2, shift = S - T;
+    const q0 = q >> 2, k0 = k >> 2, v0 = v >> 2, o0 = out >> 2, per = causalBlock(causal, T);
     for (const u of chunks(counter, B * Hkv)) {
       const b = Math.floor(u / Hkv), g = u % Hkv, ko = L.k(b, g);
       for (let j = 0; j < r; j++) {
         const h = g * r + j, qo = L.q(b, h);
-        gemm(h32, 0, 1, T, S, D, 1, q0 + qo, L.ldq, k0 + ko, L.ldk, 0, sc, S);
-        wasm.attnSoftmaxRows(T, S, scratch, scale, causal, S - T, keyMask ? keyMask + 4 * b * S : 0, lse + 4 * (b * H + h) * T);
-        gemm(h32, 0, 0, T, D, S, 1, sc, S, v0 + ko, L.ldk, 0, o0 + qo, L.ldq);
+        // query rows in blocks; under the causal mask a block sees only the keys before its last row
+        for (let r0 = 0; r0 < T; r0 += per) {
+          const rows = Math.min(per, T - r0), kv = causal ? Math.min(S, r0 + rows + shift) : S, qr = qo + r0 * L.ldq;
+          gemm(h32, 0, 1, rows, kv, D, 1, q0 + qr, L.ldq, k0 + ko, L.ldk, 0, sc + r0 * S, S);
+          wasm.attnSoftmaxRows(rows, S, scratch + 4 * r0 * S, scale, causal, shift + r0, keyMask ? keyMask + 4 * b * S : 0, lse + 4 * ((b * H + h) * T + r0));
+          gemm(h32, 0, 0, rows, D, kv, 1, sc + r0 * S, S, v0 + ko, L.ldk, 0, o0 + qr, L.ldq);
+        }
       }
     }
     return 0;
@@ -105,20 +117,30 @@ export const ops = {
 
   /** dq, dk, dv (overwritten) over the B·Hkv units, recomputing P from q, k and lse. */
   blasAttnBwd(counter, B, T, S, H, Hkv, D, scale, causal, layout, q, k, v, keyMask, out, lse, dout, dq, dk, dv, scratch) {
-    const h32 = heap(), L = heads(B, T, S, H, Hkv, D, layout), r = H / Hkv;
-    const p = scratch >> 2, ds = p + T * S, dsBytes = scratch + 4 * T * S;
+    const h32 = heap(), L = heads(B, T, S, H, Hkv, D, layout), r = H / Hkv, shift = S - T;
+    const p = scratch >> 2, ds = p + T * S, dsBytes = scratch + 4 * T * S, per = causalBlock(causal, T);
     const q0 = q >> 2, k0 = k >> 2, v0 = v >> 2, do0 = dout >> 2, dq0 = dq >> 2, dk0 = dk >> 2, dv0 = dv >> 2;
     for (const u of chunks(counter, B * Hkv)) {
       const b = Math.floor(u / Hkv), g = u % Hkv, ko = L.k(b, g);
       for (let j = 0; j < r; j++) {
-        const h = g * r + j, qo = L.q(b, h), beta = j === 0 ? 0 : 1;
-        gemm(h32, 0, 1, T, S, D, 1, q0 + qo, L.ldq, k0 + ko, L.ldk, 0, p, S);
-        gemm(h32, 0, 1, T, S, D, 1, do0 + qo, L.ldq, v0 + ko, L.ldk, 0, ds, S);
-        wasm.attnGradRows(T, S, scratch, dsBytes, scale, causal, S - T, keyMask ? keyMask + 4 * b * S : 0, lse + 4 * (b * H + h) * T,
-          dout + 4 * qo, out + 4 * qo, L.ldq, D);
-        gemm(h32, 1, 0, S, D, T, 1, p, S, do0 + qo, L.ldq, beta, dv0 + ko, L.ldk);
-        gemm(h32, 0, 0, T, D, S, 1, ds, S, k0 + ko, L.ldk, 0, dq0 + qo, L.ldq);
-        gemm(h32, 1, 0, S, D, T, 1, ds, S, q0 + qo, L.ldq, beta, dk0 + ko, L.ldk);
+        const h = g * r + j, qo = L.q(b, h);
+        if (T === 0 && j === 0) { // no query rows: dk and dv are zero (sgemm with K = 0 scales C by beta)
+          gemm(h32, 1, 0, S, D, 0, 1, p, S, do0 + qo, L.ldq, 0, dv0 + ko, L.ldk);
+          gemm(h32, 1, 0, S, D, 0, 1, ds, S, q0 + qo, L.ldq, 0, dk0 + ko, L.ldk);
+        }
+        // blocks of query rows, last first: the last block sees every key, so it starts dk and dv (beta 0) for
+        // the group's first head, and the earlier blocks, which see fewer keys under the causal mask, add to them
+        for (let r0 = Math.floor((T - 1) / per) * per; r0 >= 0; r0 -= per) {
+          const rows = Math.min(per, T - r0), kv = causal ? Math.min(S, r0 + rows + shift) : S, qr = qo + r0 * L.ldq;
+          const pr = p + r0 * S, dr = ds + r0 * S, beta = j === 0 && r0 + rows === T ? 0 : 1;
+          gemm(h32, 0, 1, rows, kv, D, 1, q0 + qr, L.ldq, k0 + ko, L.ldk, 0, pr, S);
+          gemm(h32, 0, 1, rows, kv, D, 1, do0 + qr, L.ldq, v0 + ko, L.ldk, 0, dr, S);
+          wasm.attnGradRows(rows, S, scratch + 4 * r0 * S, dsBytes + 4 * r0 * S, scale, causal, shift + r0, keyMask ? keyMask + 4 * b * S : 0,
+            lse + 4 * ((b * H + h) * T + r0), dout + 4 * qr, out + 4 * qr, L.ldq, D);
+          gemm(h32, 1, 0, kv, D, rows, 1, pr, S, do0 + qr, L.ldq, beta, dv0 + ko, L.ldk);
+          gemm(h32, 0, 0, rows, D, kv, 1, dr, S, k0 + ko, L.ldk, 0, dq0 + qr, L.ldq);
+          gemm(h32, 1, 0, kv, D, rows, 1, dr, S, q0 + qr, L.ldq, beta, dk0 + ko, L.ldk);
+        }
       }
     }
     return 0;
