@@ -1,5 +1,5 @@
 // SGEMM / SGEMV throughput of the wasm backend (src/backend/wasm) at 1 and 2 threads, plus pool dispatch cost;
-// the same square SGEMM through the blas backend's matmul kernel (tessera-blas: single-threaded OpenBLAS calls
+// the same square SGEMM through the blas backend's matmul kernel (tessera-blas: single-threaded MKL or OpenBLAS calls
 // split across tessera's worker pool), through OpenBLAS called directly with its own threads (openblas, the
 // issue's "direct OpenBLAS"), and, with TESSERA_REF_PYTHON=/path/to/python, numpy and PyTorch. Prints a table and one JSON line per measurement {bench, impl, threads, n, gflops}.
 // Best-of timing: the machine is shared, so the minimum over repetitions is the least noisy estimate of what
@@ -67,7 +67,7 @@ function benchGemm(rt: WasmRuntime, n: number): { gflops: number; gflopsCpu: num
 /** OpenBLAS called directly (its own threads), op(A)·op(B) of M×K by K×N; null without a CBLAS. */
 function benchOpenblas(threads: number, tA: boolean, tB: boolean, M: number, N: number, K: number): number | null {
   let blas;
-  try { blas = loadCblas(); } catch { return null; }
+  try { blas = loadCblas('libopenblas.so.0'); } catch { return null; } // OpenBLAS itself, whichever CBLAS tessera-blas prefers
   blas.setThreads(threads);
   const A = new Float32Array(M * K), B = new Float32Array(K * N), C = new Float32Array(M * N);
   randn(A); randn(B);
@@ -90,7 +90,9 @@ function benchBackendMatmul(b: Backend & { runtime: WasmRuntime }, tA: boolean, 
 async function blasOn(threads: number): Promise<(Backend & { runtime: WasmRuntime }) | null> {
   try { loadCblas(); } catch { return null; }
   const wasm = await createWasmBackend(threads);
-  return { ...(await blasBackend(wasm, threads)), runtime: wasm.runtime };
+  const b = await blasBackend(wasm, threads);
+  console.error(`tessera-blas, ${threads} thread${threads === 1 ? '' : 's'}: ${b.detail}`);
+  return { ...b, runtime: wasm.runtime };
 }
 
 // numpy and torch matmul timed in the reference Python, best of repetitions, one JSON line per measurement

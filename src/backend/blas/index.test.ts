@@ -13,6 +13,11 @@ import { matmul, randn, Rng, type Tensor } from '../../tensor/index.ts';
 let skip: string | false = false;
 try { loadCblas(); } catch (e) { skip = (e as Error).message; }
 
+// each CBLAS installed here, so a machine with both (CI installs both) tests both paths, not only the preferred one
+const libraries = ['libopenblas.so.0', 'libmkl_rt.so'].filter((name) => {
+  try { return loadCblas(name).library === name; } catch { return false; }
+});
+
 function maxDiff(a: Tensor, b: Tensor): number {
   const x = a.toFloat64(), y = b.toFloat64();
   assert.deepEqual(a.shape, b.shape);
@@ -21,8 +26,9 @@ function maxDiff(a: Tensor, b: Tensor): number {
   return m;
 }
 
-test('blas matmul equals the reference on odd shapes, transposes and batches', { skip }, async () => {
-  const blas = await blasBackend(referenceBackend, 2);
+for (const library of libraries) test(`${library}: blas matmul equals the reference on odd shapes, transposes and batches`, async () => {
+  const blas = await blasBackend(referenceBackend, 2, library);
+  assert.match(blas.detail ?? '', new RegExp(`GEMM: ${library}`));
   const rng = new Rng(7);
   const cases: [number[], number[], (t: Tensor) => Tensor, (t: Tensor) => Tensor][] = [];
   const id = (t: Tensor) => t, tr = (t: Tensor) => t.transpose();
@@ -64,10 +70,10 @@ test('gradients through blas matmul equal the reference', { skip }, async () => 
   assert.ok(maxDiff(rw!, bw!) < 1e-4);
 });
 
-test('on a 2-thread wasm base, products split across the worker pool equal the reference', { skip }, async () => {
+for (const library of libraries) test(`${library}: on a 2-thread wasm base, products split across the worker pool equal the reference`, async () => {
   const wasm = await createWasmBackend(2);
   try {
-    const blas = await blasBackend(wasm, 2);
+    const blas = await blasBackend(wasm, 2, library);
     assert.match(blas.detail ?? '', /split over the 2 wasm workers/);
     const rng = new Rng(11);
     const id = (t: Tensor) => t, tr = (t: Tensor) => t.transpose();

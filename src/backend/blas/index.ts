@@ -1,4 +1,4 @@
-// The `blas` path: GEMM through a system CBLAS (OpenBLAS on Linux, Accelerate on macOS) called with koffi.
+// The `blas` path: GEMM through a system CBLAS (MKL or OpenBLAS on Linux, Accelerate on macOS) called with koffi.
 // matmul is overridden, and on a wasm base attention (built from sgemm, ./attention.ts); every other kernel comes
 // from the backend it is layered on (wasm when built, else the reference). A batched product calls sgemm once
 // per matrix, with the transposes read off the strides, so transposed views never copy.
@@ -34,11 +34,31 @@ export interface Cblas {
   readonly library: string;
   readonly sgemm: Sgemm;
   setThreads(n: number): void;
+  /** one thread whatever setThreads says (MKL's sequential layer) */
+  readonly sequential: boolean;
 }
 
-const candidates = process.platform === 'darwin'
-  ? ['/System/Library/Frameworks/Accelerate.framework/Accelerate']
-  : ['libopenblas.so.0', 'libopenblas.so', 'libcblas.so.3', 'libblis.so.4'];
+const OPENBLAS_FAMILY = ['libopenblas.so.0', 'libopenblas.so', 'libcblas.so.3', 'libblis.so.4'];
+const MKL = 'libmkl_rt.so';
+
+/**
+ * The libraries tried, in order. On Intel CPUs Intel's MKL comes first when installed (Debian non-free
+ * `libmkl-rt`): on this machine's Xeon its sgemm ran the training anchor's step 1.17x faster than OpenBLAS's
+ * (BENCHMARKS.md), mostly on the small and tall-skinny products. Elsewhere OpenBLAS comes first (MKL's fast paths
+ * are chosen by CPU vendor).
+ */
+function candidates(): string[] {
+  if (process.platform === 'darwin') return ['/System/Library/Frameworks/Accelerate.framework/Accelerate'];
+  return cpuinfo().match(/^vendor_id\s*:\s*GenuineIntel/m) ? [MKL, ...OPENBLAS_FAMILY] : [...OPENBLAS_FAMILY, MKL];
+}
+
+function cpuinfo(): string {
+  try {
+    return readFileSync('/proc/cpuinfo', 'utf8');
+  } catch {
+    return '';
+  }
+}
 
 /**
  * OpenBLAS picks its kernels from the CPU model at load time, and releases older than the CPU fall back to
@@ -51,22 +71,20 @@ function chooseOpenblasCore(): void {
   // between GEMMs, so keep the spin short (measured: attention 1.8x faster, the training step 1.3x).
   process.env.OPENBLAS_THREAD_TIMEOUT ??= '4';
   if (process.platform !== 'linux' || process.env.OPENBLAS_CORETYPE) return;
-  let flags = '';
-  try {
-    flags = readFileSync('/proc/cpuinfo', 'utf8').match(/^flags\s*:(.*)$/m)?.[1] ?? '';
-  } catch {
-    return;
-  }
+  const flags = cpuinfo().match(/^flags\s*:(.*)$/m)?.[1] ?? '';
   const has = (f: string) => new RegExp(`\\b${f}\\b`).test(flags);
   if (has('avx512f') && has('avx512bw') && has('avx512vl') && has('avx512dq')) process.env.OPENBLAS_CORETYPE = 'SkylakeX';
   else if (has('avx2') && has('fma')) process.env.OPENBLAS_CORETYPE = 'Haswell';
 }
 
-/** Loads the first CBLAS found (TESSERA_BLAS_LIB names one explicitly); throws listing what was tried. */
-export function loadCblas(): Cblas {
+/**
+ * Loads the first CBLAS found (`library`, else TESSERA_BLAS_LIB, names one explicitly); throws listing what was
+ * tried. MKL is switched to its sequential layer: tessera's worker pool is its threading.
+ */
+export function loadCblas(library = process.env.TESSERA_BLAS_LIB): Cblas {
   chooseOpenblasCore();
   const tried: string[] = [];
-  const list = process.env.TESSERA_BLAS_LIB ? [process.env.TESSERA_BLAS_LIB] : candidates;
+  const list = library ? [library] : candidates();
   for (const name of list) {
     let lib: LibraryHandle;
     try {
@@ -81,7 +99,13 @@ export function loadCblas(): Cblas {
       const f = lib.func('void openblas_set_num_threads(int)') as unknown as (n: number) => void;
       setThreads = (n) => f(n);
     } catch { /* not OpenBLAS: threads are the library's business */ }
-    return { library: name, sgemm, setThreads };
+    let sequential = false;
+    try {
+      // before any computing call; the layer is one per process (1 = MKL_THREADING_SEQUENTIAL)
+      (lib.func('int MKL_Set_Threading_Layer(int)') as unknown as (code: number) => number)(1);
+      sequential = true;
+    } catch { /* not MKL */ }
+    return { library: name, sgemm, setThreads, sequential };
   }
   throw new Error(`no CBLAS library found (tried ${tried.join(', ')}); on Debian: apt-get install libopenblas0-pthread`);
 }
@@ -154,8 +178,8 @@ export function blasMatmul(blas: Cblas, fallback: Kernels['matmul'], rt: WasmRun
  * Loads CBLAS, single-threaded, and its pool ops (pool-ops.mjs: blasSgemm, blasAttnFwd, blasAttnBwd) on every
  * thread of the wasm runtime `rt`.
  */
-export async function attachBlas(rt: WasmRuntime): Promise<Cblas> {
-  const blas = loadCblas();
+export async function attachBlas(rt: WasmRuntime, library?: string): Promise<Cblas> {
+  const blas = loadCblas(library);
   await rt.pool.loadOps(new URL('./pool-ops.mjs', import.meta.url).href, { library: blas.library }, rt.heap.memory);
   blas.setThreads(1);
   return blas;
@@ -163,19 +187,21 @@ export async function attachBlas(rt: WasmRuntime): Promise<Cblas> {
 
 /**
  * A backend that is `base` with GEMM through CBLAS. On a wasm base the products are split across its worker pool
- * (OpenBLAS single-threaded) and attention is built from GEMMs (./attention.ts); on the reference backend
- * OpenBLAS uses `threads` threads itself.
+ * (the library single-threaded) and attention is built from GEMMs (./attention.ts); on the reference backend
+ * OpenBLAS uses `threads` threads itself (MKL stays sequential). `library` names the CBLAS to load (else as
+ * loadCblas chooses).
  */
-export async function blasBackend(base: Backend & { runtime?: WasmRuntime }, threads: number): Promise<Backend> {
+export async function blasBackend(base: Backend & { runtime?: WasmRuntime }, threads: number, library?: string): Promise<Backend> {
   const rt = base.runtime ?? null;
-  const blas = rt ? await attachBlas(rt) : loadCblas();
+  const blas = rt ? await attachBlas(rt, library) : loadCblas(library);
   if (!rt) blas.setThreads(threads);
   const baseMatmul = base.kernels.matmul;
-  const threading = rt ? `split over the ${rt.threads} wasm worker${rt.threads === 1 ? '' : 's'}, attention from GEMMs` : `${threads} OpenBLAS thread${threads === 1 ? '' : 's'}`;
+  const own = blas.sequential ? 1 : threads;
+  const threading = rt ? `split over the ${rt.threads} wasm worker${rt.threads === 1 ? '' : 's'}, attention from GEMMs` : `${own} BLAS thread${own === 1 ? '' : 's'}`;
   const attention = rt ? wasmKernels(rt, { fwd: blasAttentionFwd, bwd: blasAttentionBwd }) : {};
   return {
     name: 'blas',
-    detail: `GEMM: ${blas.library}${process.env.OPENBLAS_CORETYPE ? ` (OPENBLAS_CORETYPE=${process.env.OPENBLAS_CORETYPE})` : ''}, ${threading}; other kernels: ${base.name}${base.detail ? ` (${base.detail})` : ''}`,
+    detail: `GEMM: ${blas.library}${blas.sequential ? ' (sequential)' : ''}${!blas.sequential && process.env.OPENBLAS_CORETYPE ? ` (OPENBLAS_CORETYPE=${process.env.OPENBLAS_CORETYPE})` : ''}, ${threading}; other kernels: ${base.name}${base.detail ? ` (${base.detail})` : ''}`,
     alloc: base.alloc,
     ...(base.allocUninit ? { allocUninit: base.allocUninit } : {}),
     ...(base.release ? { release: base.release } : {}),
