@@ -3,9 +3,14 @@
 // TESSERA_REF_PYTHON=/path/to/python the PyTorch anchor (../shared/bench/torch_llama_step.py) runs in the same
 // invocation and the ratio is printed. TESSERA_PROFILE=1 prints where the time goes, per kernel.
 //
-//   npm run bench:train -- [--backends blas,wasm,reference] [--steps 5] [--warmup 2] [--threads 2]
+// `--interleave` runs PyTorch's steps one at a time beside tessera's (scripts/torch_step_server.py), alternating a
+// tessera step and a PyTorch step, and prints the median of the per-pair ratios: this VM's pace drifts by up to
+// 2x between minutes, which distorts a ratio of two runs taken one after the other.
+//
+//   npm run bench:train -- [--backends blas,wasm,reference] [--steps 5] [--warmup 2] [--threads 2] [--interleave]
 
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
+import { createInterface } from 'node:readline';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
@@ -24,6 +29,7 @@ const { values: args } = parseArgs({
   options: {
     backends: { type: 'string' }, steps: { type: 'string', default: '5' }, warmup: { type: 'string', default: '2' },
     threads: { type: 'string' }, batch: { type: 'string', default: '16' }, seq: { type: 'string', default: '128' },
+    interleave: { type: 'boolean', default: false },
   },
 });
 const threads = args.threads ? Number(args.threads) : threadCount();
@@ -41,32 +47,88 @@ function build(): { model: CausalLM; opt: AdamW } {
   return { model, opt: new AdamW([...model.namedParameters()], { lr: 3e-4, weightDecay: 0.1 }) };
 }
 
+/** One training step of the anchor on backend `b` (made active by the caller), returning the loss. */
+function anchorStep(): () => number {
+  const { model, opt } = build();
+  const data = randint(0, config.vocab, [config.batch, config.seq + 1], { rng: new Rng(0) });
+  const x = slice(data, 1, 0, config.seq), y = slice(data, 1, 1, config.seq + 1);
+  return () => {
+    const logits = model.forward({ inputIds: x }).logits;
+    const loss = crossEntropy(logits.reshape([-1, config.vocab]), y.reshape([-1]));
+    opt.zeroGrad();
+    loss.backward();
+    opt.step();
+    return loss.item();
+  };
+}
+
 async function measure(b: Backend): Promise<{ tokensPerS: number; medianS: number; lossFirst: number; lossLast: number }> {
   // not withBackend: the step loop awaits, and the backend must stay active across those awaits
   const prev = getBackend();
   setBackend(b);
   try {
-    const { model, opt } = build();
-    const data = randint(0, config.vocab, [config.batch, config.seq + 1], { rng: new Rng(0) });
-    const x = slice(data, 1, 0, config.seq), y = slice(data, 1, 1, config.seq + 1);
-    const step = (): number => {
-      const logits = model.forward({ inputIds: x }).logits;
-      const loss = crossEntropy(logits.reshape([-1, config.vocab]), y.reshape([-1]));
-      opt.zeroGrad();
-      loss.backward();
-      opt.step();
-      return loss.item();
-    };
-    const t = await timeSteps(step, Number(args.warmup), Number(args.steps), b.name);
+    const t = await timeSteps(anchorStep(), Number(args.warmup), Number(args.steps), b.name);
     return { tokensPerS: (config.batch * config.seq) / t.medianS, ...t };
   } finally {
     setBackend(prev);
   }
 }
 
+const median = (xs: number[]): number => [...xs].sort((p, q) => p - q)[Math.floor(xs.length / 2)]!;
+
+/** tessera's steps on `b` alternated with PyTorch's (scripts/torch_step_server.py): step times of each, in pairs. */
+async function interleaved(b: Backend, py: string, script: string): Promise<{ tessera: number[]; torch: number[] }> {
+  const server = join(import.meta.dirname, '../scripts/torch_step_server.py');
+  const child = spawn(py, [server, script, '--threads', String(threads), '--batch', String(config.batch), '--seq', String(config.seq)],
+    { stdio: ['pipe', 'pipe', 'inherit'] });
+  const lines = createInterface({ input: child.stdout })[Symbol.asyncIterator]();
+  const next = async (): Promise<{ s: number }> => {
+    const r = await lines.next();
+    if (r.done) throw new Error('the PyTorch step server ended early (its error is above)');
+    return JSON.parse(r.value) as { s: number };
+  };
+  const torchStep = async (): Promise<number> => { child.stdin.write('step\n'); return (await next()).s; };
+  const prev = getBackend();
+  setBackend(b);
+  try {
+    await next(); // ready: model built
+    const step = anchorStep();
+    const tessera: number[] = [], torch: number[] = [];
+    for (let i = 0; i < Number(args.warmup) + Number(args.steps); i++) {
+      const t0 = performance.now();
+      step();
+      const s = (performance.now() - t0) / 1000;
+      await new Promise((r) => setImmediate(r));
+      const ts = await torchStep();
+      if (i >= Number(args.warmup)) { tessera.push(s); torch.push(ts); }
+    }
+    return { tessera, torch };
+  } finally {
+    setBackend(prev);
+    child.stdin.end();
+  }
+}
+
 const { backends } = await loadFastBackends();
 const all = [...backends, referenceBackend];
 const wanted = args.backends ? args.backends.split(',') : all.filter((b) => b.name !== 'reference').map((b) => b.name);
+const py = process.env.TESSERA_REF_PYTHON;
+const script = join(sharedDir(), 'bench/torch_llama_step.py');
+if (args.interleave) {
+  if (!py || !existsSync(script)) throw new Error(`--interleave needs TESSERA_REF_PYTHON and ${script}`);
+  const tokens = config.batch * config.seq;
+  for (const name of wanted) {
+    const b = all.find((x) => x.name === name);
+    if (!b) continue;
+    const { tessera, torch } = await interleaved(b, py, script);
+    const ratio = median(tessera.map((s, i) => torch[i]! / s));
+    console.log(JSON.stringify({ bench: 'train', impl: `tessera-${name}`, interleaved: true, threads: b.threads, config, steps: tessera.length,
+      tokens_per_s: tokens / median(tessera), pytorch_tokens_per_s: tokens / median(torch), ratio_median_of_pairs: ratio,
+      ratio_min: Math.min(...tessera.map((s, i) => torch[i]! / s)), ratio_max: Math.max(...tessera.map((s, i) => torch[i]! / s)), date: new Date().toISOString() }));
+    console.log(`tessera-${name} vs pytorch, ${tessera.length} alternated steps: ${(tokens / median(tessera)).toFixed(0)} vs ${(tokens / median(torch)).toFixed(0)} tokens/s (medians); ratio per pair, median ${ratio.toFixed(2)}x`);
+  }
+  process.exit(0);
+}
 const rows: { impl: string; tokensPerS: number }[] = [];
 for (const name of wanted) {
   const b = all.find((x) => x.name === name);
@@ -77,8 +139,6 @@ for (const name of wanted) {
     tokens_per_s: r.tokensPerS, loss_first: r.lossFirst, loss_last: r.lossLast, date: new Date().toISOString() }));
 }
 
-const py = process.env.TESSERA_REF_PYTHON;
-const script = join(sharedDir(), 'bench/torch_llama_step.py');
 if (py && existsSync(script)) {
   const r = spawnSync(py, [script, '--threads', String(threads), '--batch', String(config.batch), '--seq', String(config.seq)], { encoding: 'utf8' });
   const line = r.stdout.trim().split('\n').pop() ?? '';
