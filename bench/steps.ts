@@ -2,6 +2,9 @@
 // event loop between steps, as the trainer does), the median step time, the first and last loss, and with
 // TESSERA_PROFILE=1 the per-kernel table of the timed steps on stderr.
 
+import { spawn } from 'node:child_process';
+import { join } from 'node:path';
+import { createInterface } from 'node:readline';
 import { profileReport, profilingEnabled, resetProfile } from '../src/backend/profile.ts';
 
 export interface StepTiming {
@@ -24,4 +27,54 @@ export async function timeSteps(step: () => number, warmup: number, steps: numbe
   if (profilingEnabled()) console.error(`\nprofile (${label}, ${steps} steps)\n${profileReport(performance.now() - t0)}`);
   times.sort((p, q) => p - q);
   return { medianS: times[Math.floor(times.length / 2)]!, lossFirst: losses[0]!, lossLast: losses.at(-1)! };
+}
+
+export interface Alternated {
+  steps: number;
+  tokensPerS: number;
+  torchTokensPerS: number;
+  /** median over the alternated pairs of PyTorch's step time / tessera's; min and max beside it */
+  ratio: number;
+  ratioMin: number;
+  ratioMax: number;
+}
+
+/**
+ * `step` alternated with a PyTorch step benchmark (`script` with `scriptArgs`, run one step at a time by
+ * scripts/torch_step_server.py in `python`): `warmup` untimed pairs, then `steps` timed ones. This VM's pace drifts
+ * by up to 2x between minutes, so a ratio of two runs taken one after the other says little; a pair of steps
+ * taken a second apart shares the pace.
+ */
+export async function alternateWithTorch(step: () => number, python: string, script: string, scriptArgs: string[], warmup: number, steps: number,
+                                         tokensPerStep: number): Promise<Alternated> {
+  const server = join(import.meta.dirname, '../scripts/torch_step_server.py');
+  const child = spawn(python, [server, script, ...scriptArgs], { stdio: ['pipe', 'pipe', 'inherit'] });
+  const lines = createInterface({ input: child.stdout })[Symbol.asyncIterator]();
+  const next = async (): Promise<{ s: number }> => {
+    const r = await lines.next();
+    if (r.done) throw new Error(`the PyTorch step server for ${script} ended early (its error is above)`);
+    return JSON.parse(r.value) as { s: number };
+  };
+  try {
+    await next(); // ready: its model is built
+    const ours: number[] = [], theirs: number[] = [];
+    for (let i = 0; i < warmup + steps; i++) {
+      const t0 = performance.now();
+      step();
+      const s = (performance.now() - t0) / 1000;
+      await new Promise((r) => setImmediate(r));
+      child.stdin.write('step\n');
+      const t = (await next()).s;
+      if (i >= warmup) { ours.push(s); theirs.push(t); }
+    }
+    const ratios = ours.map((s, i) => theirs[i]! / s);
+    return { steps, tokensPerS: tokensPerStep / median(ours), torchTokensPerS: tokensPerStep / median(theirs), ratio: median(ratios),
+      ratioMin: Math.min(...ratios), ratioMax: Math.max(...ratios) };
+  } finally {
+    child.stdin.end();
+  }
+}
+
+function median(xs: number[]): number {
+  return [...xs].sort((p, q) => p - q)[Math.floor(xs.length / 2)]!;
 }

@@ -3,9 +3,10 @@
 // realistic batch: 8 sequences of 180 tokens — 4 with an image (64 tokens), 2 with an audio (75 tokens), 2 with
 // both — every part trained (forward + backward + AdamW), in tokens/s. With TESSERA_REF_PYTHON=/path/to/python
 // the same model in PyTorch (scripts/torch_vlm_step.py, transformers' Qwen2 / SigLIP / Qwen2-Audio modules)
-// runs in the same invocation and the ratio is printed.
+// runs in the same invocation and the ratio is printed; with `--interleave` its steps alternate with tessera's
+// (bench/steps.ts alternateWithTorch) and the ratio is the median over the pairs.
 //
-//   npm run bench:train-vlm -- [--backends blas,wasm] [--steps 5] [--warmup 2] [--threads 2]
+//   npm run bench:train-vlm -- [--backends blas,wasm] [--steps 5] [--warmup 2] [--threads 2] [--interleave]
 
 import { spawnSync } from 'node:child_process';
 import { join } from 'node:path';
@@ -21,10 +22,11 @@ import { AdamW } from '../src/optim/adamw.ts';
 import { randn, Rng, tensor } from '../src/tensor/index.ts';
 import { demoModel } from '../src/train/recipes/presets.ts';
 import { repoRoot } from '../src/util/paths.ts';
-import { timeSteps } from './steps.ts';
+import { alternateWithTorch, timeSteps } from './steps.ts';
 
 const { values: args } = parseArgs({
-  options: { backends: { type: 'string' }, steps: { type: 'string', default: '5' }, warmup: { type: 'string', default: '2' }, threads: { type: 'string' } },
+  options: { backends: { type: 'string' }, steps: { type: 'string', default: '5' }, warmup: { type: 'string', default: '2' }, threads: { type: 'string' },
+    interleave: { type: 'boolean', default: false } },
 });
 const threads = args.threads ? Number(args.threads) : threadCount();
 process.env.TESSERA_THREADS = String(threads);
@@ -54,24 +56,28 @@ function batch(): TesseraBatch {
   };
 }
 
+/** One training step of the demo model on the active backend, returning the loss. */
+function demoStep(): () => number {
+  const m = demoModel;
+  const model = initTessera(tesseraConfigFromSizes({ vocabSize: vocab, imageTokenId: imageId, audioTokenId: audioId, hidden: m.hidden, layers: m.layers,
+    heads: m.heads, kvHeads: m.kvHeads, maxPositions: m.maxPositions, vision: m.vision, audio: m.audio }), 0);
+  model.train();
+  const opt = new AdamW([...model.namedParameters()], { lr: 1e-3, weightDecay: 0.0 });
+  const x = batch();
+  return () => {
+    const loss = model.forward(x).loss!;
+    opt.zeroGrad();
+    loss.backward();
+    opt.step();
+    return loss.item();
+  };
+}
+
 async function measure(b: Backend): Promise<{ tokensPerS: number; medianS: number; lossFirst: number; lossLast: number }> {
   const prev = getBackend();
   setBackend(b);
   try {
-    const m = demoModel;
-    const model = initTessera(tesseraConfigFromSizes({ vocabSize: vocab, imageTokenId: imageId, audioTokenId: audioId, hidden: m.hidden, layers: m.layers,
-      heads: m.heads, kvHeads: m.kvHeads, maxPositions: m.maxPositions, vision: m.vision, audio: m.audio }), 0);
-    model.train();
-    const opt = new AdamW([...model.namedParameters()], { lr: 1e-3, weightDecay: 0.0 });
-    const x = batch();
-    const step = (): number => {
-      const loss = model.forward(x).loss!;
-      opt.zeroGrad();
-      loss.backward();
-      opt.step();
-      return loss.item();
-    };
-    const t = await timeSteps(step, Number(args.warmup), Number(args.steps), b.name);
+    const t = await timeSteps(demoStep(), Number(args.warmup), Number(args.steps), b.name);
     return { tokensPerS: (B * T) / t.medianS, ...t };
   } finally {
     setBackend(prev);
@@ -81,6 +87,27 @@ async function measure(b: Backend): Promise<{ tokensPerS: number; medianS: numbe
 const { backends } = await loadFastBackends();
 const all = [...backends, referenceBackend];
 const wanted = args.backends ? args.backends.split(',') : all.filter((b) => b.name !== 'reference').map((b) => b.name);
+const py = process.env.TESSERA_REF_PYTHON;
+const torchConfig = JSON.stringify({ model: demoModel, vocab, image_id: imageId, audio_id: audioId, seq: T, answer_tokens: answerTokens, mel_frames: melFrames, rows });
+if (args.interleave) {
+  if (!py) throw new Error('--interleave needs TESSERA_REF_PYTHON');
+  for (const name of wanted) {
+    const b = all.find((x) => x.name === name);
+    if (!b) { console.error(`backend ${name} is not available here`); continue; }
+    const prev = getBackend();
+    setBackend(b);
+    try {
+      const r = await alternateWithTorch(demoStep(), py, join(repoRoot, 'scripts/torch_vlm_step.py'), ['--threads', String(threads), '--config', torchConfig],
+        Number(args.warmup), Number(args.steps), B * T);
+      console.log(JSON.stringify({ bench: 'train-vlm', impl: `tessera-${name}`, alternated_with: 'pytorch', threads: b.threads, config, steps: r.steps,
+        tokens_per_s: r.tokensPerS, pytorch_tokens_per_s: r.torchTokensPerS, ratio: r.ratio, ratio_min: r.ratioMin, ratio_max: r.ratioMax, date: new Date().toISOString() }));
+      console.log(`tessera-${name} vs pytorch, ${r.steps} alternated steps: ${r.tokensPerS.toFixed(0)} vs ${r.torchTokensPerS.toFixed(0)} tokens/s (medians); per pair ${r.ratio.toFixed(2)}x (median; ${r.ratioMin.toFixed(2)}–${r.ratioMax.toFixed(2)})`);
+    } finally {
+      setBackend(prev);
+    }
+  }
+  process.exit(0);
+}
 const results: { impl: string; tokensPerS: number; medianS: number }[] = [];
 for (const name of wanted) {
   const b = all.find((x) => x.name === name);
@@ -91,11 +118,9 @@ for (const name of wanted) {
     tokens_per_s: r.tokensPerS, loss_first: r.lossFirst, loss_last: r.lossLast, date: new Date().toISOString() }));
 }
 
-const py = process.env.TESSERA_REF_PYTHON;
 if (py) {
-  const m = demoModel;
   const r = spawnSync(py, [join(repoRoot, 'scripts/torch_vlm_step.py'), '--threads', String(threads), '--steps', String(args.steps), '--warmup', String(args.warmup),
-    '--config', JSON.stringify({ model: m, vocab, image_id: imageId, audio_id: audioId, seq: T, answer_tokens: answerTokens, mel_frames: melFrames, rows })], { encoding: 'utf8' });
+    '--config', torchConfig], { encoding: 'utf8' });
   const line = r.stdout.trim().split('\n').pop() ?? '';
   try {
     const j = JSON.parse(line) as { tokens_per_s_median: number; median_step_s: number; loss_first: number; loss_last: number };

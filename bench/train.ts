@@ -9,8 +9,7 @@
 //
 //   npm run bench:train -- [--backends blas,wasm,reference] [--steps 5] [--warmup 2] [--threads 2] [--interleave]
 
-import { spawn, spawnSync } from 'node:child_process';
-import { createInterface } from 'node:readline';
+import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
@@ -23,7 +22,7 @@ import { CausalLM } from '../src/models/llm/decoder.ts';
 import { AdamW } from '../src/optim/adamw.ts';
 import { crossEntropy, manualSeed, randint, Rng, slice } from '../src/tensor/index.ts';
 import { sharedDir } from '../src/util/paths.ts';
-import { timeSteps } from './steps.ts';
+import { alternateWithTorch, timeSteps } from './steps.ts';
 
 const { values: args } = parseArgs({
   options: {
@@ -74,41 +73,6 @@ async function measure(b: Backend): Promise<{ tokensPerS: number; medianS: numbe
   }
 }
 
-const median = (xs: number[]): number => [...xs].sort((p, q) => p - q)[Math.floor(xs.length / 2)]!;
-
-/** tessera's steps on `b` alternated with PyTorch's (scripts/torch_step_server.py): step times of each, in pairs. */
-async function interleaved(b: Backend, py: string, script: string): Promise<{ tessera: number[]; torch: number[] }> {
-  const server = join(import.meta.dirname, '../scripts/torch_step_server.py');
-  const child = spawn(py, [server, script, '--threads', String(threads), '--batch', String(config.batch), '--seq', String(config.seq)],
-    { stdio: ['pipe', 'pipe', 'inherit'] });
-  const lines = createInterface({ input: child.stdout })[Symbol.asyncIterator]();
-  const next = async (): Promise<{ s: number }> => {
-    const r = await lines.next();
-    if (r.done) throw new Error('the PyTorch step server ended early (its error is above)');
-    return JSON.parse(r.value) as { s: number };
-  };
-  const torchStep = async (): Promise<number> => { child.stdin.write('step\n'); return (await next()).s; };
-  const prev = getBackend();
-  setBackend(b);
-  try {
-    await next(); // ready: model built
-    const step = anchorStep();
-    const tessera: number[] = [], torch: number[] = [];
-    for (let i = 0; i < Number(args.warmup) + Number(args.steps); i++) {
-      const t0 = performance.now();
-      step();
-      const s = (performance.now() - t0) / 1000;
-      await new Promise((r) => setImmediate(r));
-      const ts = await torchStep();
-      if (i >= Number(args.warmup)) { tessera.push(s); torch.push(ts); }
-    }
-    return { tessera, torch };
-  } finally {
-    setBackend(prev);
-    child.stdin.end();
-  }
-}
-
 const { backends } = await loadFastBackends();
 const all = [...backends, referenceBackend];
 const wanted = args.backends ? args.backends.split(',') : all.filter((b) => b.name !== 'reference').map((b) => b.name);
@@ -116,16 +80,20 @@ const py = process.env.TESSERA_REF_PYTHON;
 const script = join(sharedDir(), 'bench/torch_llama_step.py');
 if (args.interleave) {
   if (!py || !existsSync(script)) throw new Error(`--interleave needs TESSERA_REF_PYTHON and ${script}`);
-  const tokens = config.batch * config.seq;
   for (const name of wanted) {
     const b = all.find((x) => x.name === name);
-    if (!b) continue;
-    const { tessera, torch } = await interleaved(b, py, script);
-    const ratio = median(tessera.map((s, i) => torch[i]! / s));
-    console.log(JSON.stringify({ bench: 'train', impl: `tessera-${name}`, interleaved: true, threads: b.threads, config, steps: tessera.length,
-      tokens_per_s: tokens / median(tessera), pytorch_tokens_per_s: tokens / median(torch), ratio_median_of_pairs: ratio,
-      ratio_min: Math.min(...tessera.map((s, i) => torch[i]! / s)), ratio_max: Math.max(...tessera.map((s, i) => torch[i]! / s)), date: new Date().toISOString() }));
-    console.log(`tessera-${name} vs pytorch, ${tessera.length} alternated steps: ${(tokens / median(tessera)).toFixed(0)} vs ${(tokens / median(torch)).toFixed(0)} tokens/s (medians); ratio per pair, median ${ratio.toFixed(2)}x`);
+    if (!b) { console.error(`backend ${name} is not available here`); continue; }
+    const prev = getBackend();
+    setBackend(b);
+    try {
+      const r = await alternateWithTorch(anchorStep(), py, script, ['--threads', String(threads), '--batch', String(config.batch), '--seq', String(config.seq)],
+        Number(args.warmup), Number(args.steps), config.batch * config.seq);
+      console.log(JSON.stringify({ bench: 'train', impl: `tessera-${name}`, alternated_with: 'pytorch', threads: b.threads, config, steps: r.steps,
+        tokens_per_s: r.tokensPerS, pytorch_tokens_per_s: r.torchTokensPerS, ratio: r.ratio, ratio_min: r.ratioMin, ratio_max: r.ratioMax, date: new Date().toISOString() }));
+      console.log(`tessera-${name} vs pytorch, ${r.steps} alternated steps: ${r.tokensPerS.toFixed(0)} vs ${r.torchTokensPerS.toFixed(0)} tokens/s (medians); per pair ${r.ratio.toFixed(2)}x (median; ${r.ratioMin.toFixed(2)}–${r.ratioMax.toFixed(2)})`);
+    } finally {
+      setBackend(prev);
+    }
   }
   process.exit(0);
 }
