@@ -327,11 +327,11 @@ export function attnSoftmaxRows(T: i32, S: i32, x: usize, scale: f32, causal: i3
       store<f32>(at(lse, i), Infinity);
       continue;
     }
-    const sv = f32x4.splat(scale), shiftv = f32x4.splat(m * scale);
+    const sv = f32x4.splat(scale), nshift = f32x4.splat(-m * scale);
     let acc = f32x4.splat(0);
     j = 0;
     for (; j + 4 <= n; j += 4) {
-      const e = vexp(f32x4.sub(f32x4.mul(v128.load(at(row, j)), sv), shiftv));
+      const e = vexp(madd(v128.load(at(row, j)), sv, nshift));
       v128.store(at(row, j), e);
       acc = f32x4.add(acc, e);
     }
@@ -366,10 +366,10 @@ export function attnGradRows(T: i32, S: i32, s: usize, dp: usize, scale: f32, ca
     for (; d + 4 <= D; d += 4) dv = f32x4.add(dv, f32x4.mul(v128.load(at(orow, d)), v128.load(at(dorow, d))));
     let delta = f32x4.extract_lane(dv, 0) + f32x4.extract_lane(dv, 1) + f32x4.extract_lane(dv, 2) + f32x4.extract_lane(dv, 3);
     for (; d < D; d++) delta += load<f32>(at(orow, d)) * load<f32>(at(dorow, d));
-    const sv = f32x4.splat(scale), lv = f32x4.splat(l), deltav = f32x4.splat(delta);
+    const sv = f32x4.splat(scale), nl = f32x4.splat(-l), deltav = f32x4.splat(delta);
     let j = 0;
     for (; j + 4 <= n; j += 4) {
-      const p = vexp(f32x4.sub(f32x4.mul(v128.load(at(prow, j)), sv), lv));
+      const p = vexp(madd(v128.load(at(prow, j)), sv, nl));
       v128.store(at(prow, j), p);
       v128.store(at(grow, j), f32x4.mul(f32x4.mul(p, f32x4.sub(v128.load(at(grow, j)), deltav)), sv));
     }

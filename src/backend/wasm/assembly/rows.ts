@@ -2,7 +2,7 @@
 // Row-wise kernels over a [rows, cols] f32 matrix: softmax (+bwd), log_softmax, RMSNorm (Zhang & Sennrich 2019)
 // and LayerNorm (Ba et al. 2016) forward/backward, fused cross-entropy, and row/column/square sums.
 // Every row kernel handles rows [r0, r1) so the pool can split rows without copying.
-import { vexp, hsum, hmax } from './vmath';
+import { vexp, hsum, hmax, madd } from './vmath';
 
 @inline function at(base: usize, i: i32): usize { return base + <usize>(i << 2); }
 @inline function rowAt(base: usize, r: i32, cols: i32): usize { return base + <usize>r * <usize>cols * 4; }
@@ -54,7 +54,7 @@ function sum(a: usize, n: i32): f32 {
 function affine(x: usize, y: usize, n: i32, a: f32, b: f32): void {
   const av = f32x4.splat(a), bv = f32x4.splat(b);
   let i = 0;
-  for (; i + 4 <= n; i += 4) v128.store(at(y, i), f32x4.add(f32x4.mul(v128.load(at(x, i)), av), bv));
+  for (; i + 4 <= n; i += 4) v128.store(at(y, i), madd(v128.load(at(x, i)), av, bv));
   for (; i < n; i++) store<f32>(at(y, i), load<f32>(at(x, i)) * a + b);
 }
 
@@ -143,7 +143,7 @@ export function layerNorm(r0: i32, r1: i32, cols: i32, x: usize, w: usize, b: us
     i = 0;
     for (; i + 4 <= cols; i += 4) {
       const xh = f32x4.mul(f32x4.sub(v128.load(at(xr, i)), mv), rv);
-      v128.store(at(yr, i), f32x4.add(f32x4.mul(xh, v128.load(at(w, i))), v128.load(at(b, i))));
+      v128.store(at(yr, i), madd(xh, v128.load(at(w, i)), v128.load(at(b, i))));
     }
     for (; i < cols; i++) store<f32>(at(yr, i), (load<f32>(at(xr, i)) - mu) * rs * load<f32>(at(w, i)) + load<f32>(at(b, i)));
   }

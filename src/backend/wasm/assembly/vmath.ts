@@ -9,11 +9,11 @@ const LN2_HI: f32 = 0.693359375;
 const LN2_LO: f32 = -2.12194440e-4;
 
 // a·b + c and c − a·b: one FMA each in the relaxed build (kernels-relaxed.wasm), else a multiply and an add
-@inline function madd(a: v128, b: v128, c: v128): v128 {
+@inline export function madd(a: v128, b: v128, c: v128): v128 {
   if (ASC_FEATURE_RELAXED_SIMD) return f32x4.relaxed_madd(a, b, c);
   return f32x4.add(f32x4.mul(a, b), c);
 }
-@inline function nmadd(a: v128, b: v128, c: v128): v128 {
+@inline export function nmadd(a: v128, b: v128, c: v128): v128 {
   if (ASC_FEATURE_RELAXED_SIMD) return f32x4.relaxed_nmadd(a, b, c);
   return f32x4.sub(c, f32x4.mul(a, b));
 }
