@@ -3,6 +3,7 @@
 // pool by matrices, rows and columns. Skips (with the reason) where no CBLAS is installed.
 
 import { test } from 'node:test';
+import { readFileSync } from 'node:fs';
 import assert from 'node:assert/strict';
 import { blasBackend, loadCblas } from './index.ts';
 import { referenceBackend } from '../reference/index.ts';
@@ -47,6 +48,12 @@ for (const library of libraries) test(`${library}: blas matmul equals the refere
     const K = a.shape[a.ndim - 1]!;
     assert.ok(maxDiff(ref, got) <= 1e-5 * Math.sqrt(K) * 4, `${sa} x ${sb}: ${maxDiff(ref, got)}`);
   }
+});
+
+test('on an Intel CPU, a backend on OpenBLAS says that MKL would be faster; elsewhere it does not', { skip: libraries.includes('libopenblas.so.0') ? false : 'no OpenBLAS here' }, async () => {
+  const intel = /^vendor_id\s*:\s*GenuineIntel/m.test(readFileSync('/proc/cpuinfo', 'utf8'));
+  const detail = (await blasBackend(referenceBackend, 1, 'libopenblas.so.0')).detail ?? '';
+  assert.equal(/libmkl_rt\.so .*is faster on this Intel CPU/.test(detail), intel && !process.env.TESSERA_BLAS_LIB, detail);
 });
 
 test('blas matmul handles views it cannot pass to sgemm (sliced with a step) by falling back', { skip }, async () => {

@@ -185,6 +185,11 @@ export async function attachBlas(rt: WasmRuntime, library?: string): Promise<Cbl
   return blas;
 }
 
+/** Where MKL would have been chosen but is not installed, say so (it is the faster library on Intel CPUs). */
+function mklHint(blas: Cblas): string {
+  return blas.library !== MKL && !process.env.TESSERA_BLAS_LIB && candidates()[0] === MKL ? ` [${MKL} (Debian: libmkl-rt) is faster on this Intel CPU]` : '';
+}
+
 /**
  * A backend that is `base` with GEMM through CBLAS. On a wasm base the products are split across its worker pool
  * (the library single-threaded) and attention is built from GEMMs (./attention.ts); on the reference backend
@@ -201,7 +206,7 @@ export async function blasBackend(base: Backend & { runtime?: WasmRuntime }, thr
   const attention = rt ? wasmKernels(rt, { fwd: blasAttentionFwd, bwd: blasAttentionBwd }) : {};
   return {
     name: 'blas',
-    detail: `GEMM: ${blas.library}${blas.sequential ? ' (sequential)' : ''}${!blas.sequential && process.env.OPENBLAS_CORETYPE ? ` (OPENBLAS_CORETYPE=${process.env.OPENBLAS_CORETYPE})` : ''}, ${threading}; other kernels: ${base.name}${base.detail ? ` (${base.detail})` : ''}`,
+    detail: `GEMM: ${blas.library}${blas.sequential ? ' (sequential)' : ''}${!blas.sequential && process.env.OPENBLAS_CORETYPE ? ` (OPENBLAS_CORETYPE=${process.env.OPENBLAS_CORETYPE})` : ''}${mklHint(blas)}, ${threading}; other kernels: ${base.name}${base.detail ? ` (${base.detail})` : ''}`,
     alloc: base.alloc,
     ...(base.allocUninit ? { allocUninit: base.allocUninit } : {}),
     ...(base.release ? { release: base.release } : {}),
