@@ -12,14 +12,10 @@
 // out 0 and lse +∞ (so P = 0 in the backward).
 // Packed buffers are zero-padded to Dp = D rounded up to 8 and Sp = S rounded up to 8, so every micro-kernel
 // works on whole 4×8 tiles with no edge code.
-import { vexp } from './vmath';
+import { vexp, madd } from './vmath';
 
 const QB = 32; // query rows per block (multiple of 4)
 
-@inline function madd(a: v128, b: v128, c: v128): v128 {
-  if (ASC_FEATURE_RELAXED_SIMD) return f32x4.relaxed_madd(a, b, c);
-  return f32x4.add(f32x4.mul(a, b), c);
-}
 @inline function at(base: usize, i: i32): usize { return base + (<usize>i << 2); }
 @inline function up8(n: i32): i32 { return (n + 7) & ~7; }
 

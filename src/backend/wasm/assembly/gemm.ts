@@ -5,11 +5,8 @@
 // 5×8 register-blocked micro-kernel (10 f32x4 accumulators) streams one KC slice of each from L1.
 // C(M×N) = alpha · op(A)(M×K) · op(B)(K×N) + beta · C.  Pointers are byte offsets; ld* count floats.
 
-// relaxed_madd lowers to one FMA where the engine has relaxed SIMD (kernels-relaxed.wasm), else mul + add.
-@inline function madd(a: v128, b: v128, c: v128): v128 {
-  if (ASC_FEATURE_RELAXED_SIMD) return f32x4.relaxed_madd(a, b, c);
-  return f32x4.add(f32x4.mul(a, b), c);
-}
+// madd (vmath.ts) lowers to one FMA where the engine has relaxed SIMD (kernels-relaxed.wasm), else mul + add.
+import { madd } from './vmath';
 
 const MR = 5;
 const NR = 8;
