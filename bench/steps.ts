@@ -5,7 +5,9 @@
 import { spawn } from 'node:child_process';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
+import type { Backend } from '../src/backend/backend.ts';
 import { profileReport, profilingEnabled, resetProfile } from '../src/backend/profile.ts';
+import { getBackend, setBackend } from '../src/backend/registry.ts';
 
 export interface StepTiming {
   medianS: number;
@@ -72,6 +74,27 @@ export async function alternateWithTorch(step: () => number, python: string, scr
       ratioMin: Math.min(...ratios), ratioMax: Math.max(...ratios) };
   } finally {
     child.stdin.end();
+  }
+}
+
+/**
+ * alternateWithTorch on backend `b` (active while its step is built and run, across the awaits), printing one
+ * JSON line {bench, impl, alternated_with, threads, config, steps, tokens_per_s, pytorch_tokens_per_s, ratio, …}
+ * and a summary line.
+ */
+export async function printAlternated(bench: string, b: Backend, makeStep: () => () => number, config: object, python: string, script: string,
+                                      scriptArgs: string[], warmup: number, steps: number, tokensPerStep: number): Promise<void> {
+  const prev = getBackend();
+  setBackend(b);
+  try {
+    const r = await alternateWithTorch(makeStep(), python, script, scriptArgs, warmup, steps, tokensPerStep);
+    const impl = `tessera-${b.name}`;
+    console.log(JSON.stringify({ bench, impl, alternated_with: 'pytorch', threads: b.threads, config, steps: r.steps, tokens_per_s: r.tokensPerS,
+      pytorch_tokens_per_s: r.torchTokensPerS, ratio: r.ratio, ratio_min: r.ratioMin, ratio_max: r.ratioMax, date: new Date().toISOString() }));
+    console.log(`${impl} vs pytorch, ${r.steps} alternated steps: ${r.tokensPerS.toFixed(0)} vs ${r.torchTokensPerS.toFixed(0)} tokens/s (medians); `
+      + `per pair ${r.ratio.toFixed(2)}x (median; ${r.ratioMin.toFixed(2)}–${r.ratioMax.toFixed(2)})`);
+  } finally {
+    setBackend(prev);
   }
 }
 

@@ -22,7 +22,7 @@ import { AdamW } from '../src/optim/adamw.ts';
 import { randn, Rng, tensor } from '../src/tensor/index.ts';
 import { demoModel } from '../src/train/recipes/presets.ts';
 import { repoRoot } from '../src/util/paths.ts';
-import { alternateWithTorch, timeSteps } from './steps.ts';
+import { printAlternated, timeSteps } from './steps.ts';
 
 const { values: args } = parseArgs({
   options: { backends: { type: 'string' }, steps: { type: 'string', default: '5' }, warmup: { type: 'string', default: '2' }, threads: { type: 'string' },
@@ -94,17 +94,7 @@ if (args.interleave) {
   for (const name of wanted) {
     const b = all.find((x) => x.name === name);
     if (!b) { console.error(`backend ${name} is not available here`); continue; }
-    const prev = getBackend();
-    setBackend(b);
-    try {
-      const r = await alternateWithTorch(demoStep(), py, join(repoRoot, 'scripts/torch_vlm_step.py'), ['--threads', String(threads), '--config', torchConfig],
-        Number(args.warmup), Number(args.steps), B * T);
-      console.log(JSON.stringify({ bench: 'train-vlm', impl: `tessera-${name}`, alternated_with: 'pytorch', threads: b.threads, config, steps: r.steps,
-        tokens_per_s: r.tokensPerS, pytorch_tokens_per_s: r.torchTokensPerS, ratio: r.ratio, ratio_min: r.ratioMin, ratio_max: r.ratioMax, date: new Date().toISOString() }));
-      console.log(`tessera-${name} vs pytorch, ${r.steps} alternated steps: ${r.tokensPerS.toFixed(0)} vs ${r.torchTokensPerS.toFixed(0)} tokens/s (medians); per pair ${r.ratio.toFixed(2)}x (median; ${r.ratioMin.toFixed(2)}–${r.ratioMax.toFixed(2)})`);
-    } finally {
-      setBackend(prev);
-    }
+    await printAlternated('train-vlm', b, demoStep, config, py, join(repoRoot, 'scripts/torch_vlm_step.py'), ['--threads', String(threads), '--config', torchConfig], Number(args.warmup), Number(args.steps), B * T);
   }
   process.exit(0);
 }

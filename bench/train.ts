@@ -22,7 +22,7 @@ import { CausalLM } from '../src/models/llm/decoder.ts';
 import { AdamW } from '../src/optim/adamw.ts';
 import { crossEntropy, manualSeed, randint, Rng, slice } from '../src/tensor/index.ts';
 import { sharedDir } from '../src/util/paths.ts';
-import { alternateWithTorch, timeSteps } from './steps.ts';
+import { printAlternated, timeSteps } from './steps.ts';
 
 const { values: args } = parseArgs({
   options: {
@@ -83,17 +83,7 @@ if (args.interleave) {
   for (const name of wanted) {
     const b = all.find((x) => x.name === name);
     if (!b) { console.error(`backend ${name} is not available here`); continue; }
-    const prev = getBackend();
-    setBackend(b);
-    try {
-      const r = await alternateWithTorch(anchorStep(), py, script, ['--threads', String(threads), '--batch', String(config.batch), '--seq', String(config.seq)],
-        Number(args.warmup), Number(args.steps), config.batch * config.seq);
-      console.log(JSON.stringify({ bench: 'train', impl: `tessera-${name}`, alternated_with: 'pytorch', threads: b.threads, config, steps: r.steps,
-        tokens_per_s: r.tokensPerS, pytorch_tokens_per_s: r.torchTokensPerS, ratio: r.ratio, ratio_min: r.ratioMin, ratio_max: r.ratioMax, date: new Date().toISOString() }));
-      console.log(`tessera-${name} vs pytorch, ${r.steps} alternated steps: ${r.tokensPerS.toFixed(0)} vs ${r.torchTokensPerS.toFixed(0)} tokens/s (medians); per pair ${r.ratio.toFixed(2)}x (median; ${r.ratioMin.toFixed(2)}–${r.ratioMax.toFixed(2)})`);
-    } finally {
-      setBackend(prev);
-    }
+    await printAlternated('train', b, anchorStep, config, py, script, ['--threads', String(threads), '--batch', String(config.batch), '--seq', String(config.seq)], Number(args.warmup), Number(args.steps), config.batch * config.seq);
   }
   process.exit(0);
 }
