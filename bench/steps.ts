@@ -27,8 +27,7 @@ export async function timeSteps(step: () => number, warmup: number, steps: numbe
     await new Promise((r) => setImmediate(r));
   }
   if (profilingEnabled()) console.error(`\nprofile (${label}, ${steps} steps)\n${profileReport(performance.now() - t0)}`);
-  times.sort((p, q) => p - q);
-  return { medianS: times[Math.floor(times.length / 2)]!, lossFirst: losses[0]!, lossLast: losses.at(-1)! };
+  return { medianS: median(times), lossFirst: losses[0]!, lossLast: losses.at(-1)! };
 }
 
 export interface Alternated {
