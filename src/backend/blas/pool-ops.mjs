@@ -65,7 +65,7 @@ function heads(B, T, S, H, Hkv, D, layout) {
  * the keys it can see (about half the score products); without the mask, one block of all T rows.
  */
 function causalBlock(causal, T) {
-  return causal && T >= 64 ? Math.ceil(T / Math.floor(T / 32)) : Math.max(T, 1);
+  return causal && T >= 64 ? Math.ceil(T / Math.floor(T / 32)) : T; // T >= 1 (checkAttentionShape)
 }
 
 export const ops = {
@@ -124,10 +124,6 @@ export const ops = {
       const b = Math.floor(u / Hkv), g = u % Hkv, ko = L.k(b, g);
       for (let j = 0; j < r; j++) {
         const h = g * r + j, qo = L.q(b, h);
-        if (T === 0 && j === 0) { // no query rows: dk and dv are zero (sgemm with K = 0 scales C by beta)
-          gemm(h32, 1, 0, S, D, 0, 1, p, S, do0 + qo, L.ldq, 0, dv0 + ko, L.ldk);
-          gemm(h32, 1, 0, S, D, 0, 1, ds, S, q0 + qo, L.ldq, 0, dk0 + ko, L.ldk);
-        }
         // blocks of query rows, last first: the last block sees every key, so it starts dk and dv (beta 0) for
         // the group's first head, and the earlier blocks, which see fewer keys under the causal mask, add to them
         for (let r0 = Math.floor((T - 1) / per) * per; r0 >= 0; r0 -= per) {
