@@ -81,9 +81,10 @@ function stages(s: Schedule): StageInput[] {
     },
     {
       // which object a question names, and which half of the image it is in (prepare.ts whereQuestions): alone,
-      // from the align model, the loss sits at chance for ~850-1,250 steps and then falls (87.5% held-out after
-      // 3,000); in the mix it was never learnt, and from the easy phase's model it stayed at chance for 2,300
-      // steps (DEVELOPERS.md), so it comes first
+      // from the align model, the loss sits at chance and then falls (87.5% held-out once it has); in the mix it
+      // was never learnt, and from the easy phase's model it stayed at chance for 2,300 steps, so it comes first.
+      // When the loss leaves chance is a matter of the draw: ~1,100 steps in the shipped model's run, and from one
+      // align model ~1,750, ~4,000, ~4,000 and > 4,900 under four data orders (DEVELOPERS.md), hence s.where steps
       name: 'where', kind: 'instruct', trainable: ['visionProjector', 'llm'], lr: { visionProjector: s.instructLr, llm: s.instructLr },
       data: [{ path: 'train/where.jsonl', weight: 1 }], steps: s.where, batchSize: s.batch, maxLength: 256, warmup: Math.ceil(s.where / 20), ...common,
     },
@@ -144,13 +145,15 @@ export const recipes: Readonly<Record<string, Recipe>> = {
   // (fresh images drawn every step), audio 3000 × 0.17 s, align 200 × 0.08 s, where 3000 × 0.13 s, easy 500 ×
   // 0.16 s, instruct 5200 × 0.24 s (24 min with data loading; ~3 answers a record), dpo 60 × 0.53 s, eval 1.4 min
   // (held-out, blank media, the instruct model, training records): 62.4 min, leaving room under 90 for a slower
-  // machine. Without the where stage the same stages took 52.8 min (session 12), 66.9 on session 11's code.
+  // machine. Without the where stage the same stages took 52.8 min (session 12), 66.9 on session 11's code. Since
+  // session 18 the where stage runs 6,000 steps (+~5.5 min at session 17's 0.105 s a step): the shipped model's
+  // 3,000 left the plateau in its run but in only one of four draws from session 17's align model.
   demo: {
     name: 'demo', description: 'the shipped models/tessera-demo, ≤ 90 minutes on 2 cores',
     data: { train: perTask(1500, { tool: 1000, 'cross-count': 1200 }), heldout: 100, textLines: 30000, multiturn: 800, moreQuestions: 3, prefsPerTask: 300, trainSeed: 1, heldoutSeed: 1001 },
     tokenizer: { vocabSize: 1024, minFrequency: 2, spellCapitals: true },
     model: demoModel,
-    stages: stages({ text: 400, vision: 3000, audio: 3000, align: 200, where: 3000, easy: 500, instruct: 5200, dpo: 60, batch: 8, checkpointEvery: 50, instructLr: 5e-4 }),
+    stages: stages({ text: 400, vision: 3000, audio: 3000, align: 200, where: 6000, easy: 500, instruct: 5200, dpo: 60, batch: 8, checkpointEvery: 50, instructLr: 5e-4 }),
     eval: { perTask: 50, baseline: true, maxNewTokens: 32, compareStage: 'instruct', trainPerTask: 25 },
     saveDtype: 'float32',
   },
