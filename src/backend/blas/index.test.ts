@@ -9,7 +9,7 @@ import { blasBackend, loadCblas } from './index.ts';
 import { referenceBackend } from '../reference/index.ts';
 import { createWasmBackend } from '../wasm/index.ts';
 import { withBackend } from '../registry.ts';
-import { matmul, randn, Rng, type Tensor } from '../../tensor/index.ts';
+import { matmul, randn, Rng, scaledDotProductAttention, type Tensor } from '../../tensor/index.ts';
 
 let skip: string | false = false;
 try { loadCblas(); } catch (e) { skip = (e as Error).message; }
@@ -102,6 +102,38 @@ for (const library of libraries) test(`${library}: on a 2-thread wasm base, prod
         const K = a.shape[a.ndim - 1]!;
         assert.ok(maxDiff(ref, got) <= 1e-5 * Math.sqrt(K) * 4, `${sa} x ${sb} (${fa === tr ? 'T' : 'N'}${fb === tr ? 'T' : 'N'}): ${maxDiff(ref, got)}`);
       }
+    }
+  } finally {
+    await wasm.runtime.close();
+  }
+});
+
+// Byte offsets past 2 GiB are still valid wasm32 addresses; pool-ops.mjs once turned them into element offsets with
+// a signed shift (negative, so sgemm read from the top of the heap): once a process's heap outgrew 2 GiB (an
+// evaluation pass that never yields to the finalizers), attention gave garbage without an error.
+for (const library of libraries) test(`${library}: operands past 2 GiB of the wasm heap give the reference's attention and products`, async () => {
+  const wasm = await createWasmBackend(2);
+  try {
+    const blas = await blasBackend(wasm, 2, library);
+    const rng = new Rng(17);
+    const q0 = randn([2, 4, 70, 8], { rng }), k0 = randn([2, 2, 70, 8], { rng }), v0 = randn([2, 2, 70, 8], { rng });
+    const a0 = randn([40, 700], { rng }), b0 = randn([700, 50], { rng }); // K long: split along K, partials added
+    const run = (inHeap: boolean) => {
+      const leaf = (t: Tensor) => (inHeap ? t.mul(1).detach() : t.clone()).requireGrad();
+      const [q, k, v, a, b] = [q0, k0, v0, a0, b0].map(leaf) as [Tensor, Tensor, Tensor, Tensor, Tensor];
+      if (inHeap) for (const t of [q, k, v, a, b]) assert.ok((t.storage as Float32Array).byteOffset >= 2 ** 31, 'a leaf below 2 GiB: the test tests nothing');
+      const o = scaledDotProductAttention(q, k, v, { causal: true }), p = matmul(a, b);
+      o.square().sum().add(p.square().sum()).backward();
+      return [o, p, q.grad!, k.grad!, v.grad!, a.grad!, b.grad!];
+    };
+    const ref = run(false);
+    // a block never written, so what is allocated after it lies past 2 GiB (the OS maps its pages only when touched)
+    const ballast = wasm.runtime.heap.alloc(2 ** 29);
+    try {
+      const got = withBackend(blas, () => run(true));
+      ref.forEach((r, i) => assert.ok(maxDiff(r, got[i]!) < 2e-3 * Math.max(1, ...r.toFloat64().map(Math.abs)), `output ${i}: ${maxDiff(r, got[i]!)}`));
+    } finally {
+      wasm.runtime.heap.free(ballast.ptr);
     }
   } finally {
     await wasm.runtime.close();

@@ -36,7 +36,7 @@ function* chunks(counter, n) {
     for (let i = 0; i < n; i++) yield i;
     return;
   }
-  for (let i = Atomics.add(i32, counter >> 2, 1); i < n; i = Atomics.add(i32, counter >> 2, 1)) yield i;
+  for (let i = Atomics.add(i32, counter >>> 2, 1); i < n; i = Atomics.add(i32, counter >>> 2, 1)) yield i;
 }
 
 /** Elements an operand of rows × cols spans from its first element (see gemm-layout.ts). */
@@ -97,8 +97,8 @@ export const ops = {
 
   /** out = softmax(scale·q kᵀ + masks) v and lse [B, H, T], over the B·Hkv units of (batch, kv head). */
   blasAttnFwd(counter, B, T, S, H, Hkv, D, scale, causal, layout, q, k, v, keyMask, out, lse, scratch) {
-    const h32 = heap(), L = heads(B, T, S, H, Hkv, D, layout), r = H / Hkv, sc = scratch >> 2, shift = S - T;
-    const q0 = q >> 2, k0 = k >> 2, v0 = v >> 2, o0 = out >> 2, per = causalBlock(causal, T);
+    const h32 = heap(), L = heads(B, T, S, H, Hkv, D, layout), r = H / Hkv, sc = scratch >>> 2, shift = S - T;
+    const q0 = q >>> 2, k0 = k >>> 2, v0 = v >>> 2, o0 = out >>> 2, per = causalBlock(causal, T);
     for (const u of chunks(counter, B * Hkv)) {
       const b = Math.floor(u / Hkv), g = u % Hkv, ko = L.k(b, g);
       for (let j = 0; j < r; j++) {
@@ -118,8 +118,8 @@ export const ops = {
   /** dq, dk, dv (overwritten) over the B·Hkv units, recomputing P from q, k and lse. */
   blasAttnBwd(counter, B, T, S, H, Hkv, D, scale, causal, layout, q, k, v, keyMask, out, lse, dout, dq, dk, dv, scratch) {
     const h32 = heap(), L = heads(B, T, S, H, Hkv, D, layout), r = H / Hkv, shift = S - T;
-    const p = scratch >> 2, ds = p + T * S, dsBytes = scratch + 4 * T * S, per = causalBlock(causal, T);
-    const q0 = q >> 2, k0 = k >> 2, v0 = v >> 2, do0 = dout >> 2, dq0 = dq >> 2, dk0 = dk >> 2, dv0 = dv >> 2;
+    const p = scratch >>> 2, ds = p + T * S, dsBytes = scratch + 4 * T * S, per = causalBlock(causal, T);
+    const q0 = q >>> 2, k0 = k >>> 2, v0 = v >>> 2, do0 = dout >>> 2, dq0 = dq >>> 2, dk0 = dk >>> 2, dv0 = dv >>> 2;
     for (const u of chunks(counter, B * Hkv)) {
       const b = Math.floor(u / Hkv), g = u % Hkv, ko = L.k(b, g);
       for (let j = 0; j < r; j++) {
