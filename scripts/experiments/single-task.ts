@@ -50,7 +50,7 @@ if (pre > 0) {
   const t = performance.now();
   await trainLoop({ objective, stage: pstage, sources: [{ name: 'attr', samples: attr, weight: 1 }], runDir: join(out, `pre-${Date.now()}`), quiet: true });
   const allZero = attrHeld.reduce((s, x) => s + x.target.reduce((a, v) => a + (v === 0 ? 1 : 0), 0), 0) / (attrHeld.length * attrHeld[0]!.target.length);
-  console.log(`pretrain ${pre} steps ${((performance.now() - t) / 1000 / pre).toFixed(3)} s/step; held-out ${JSON.stringify(evaluateLoss(objective, attrHeld, 16))} all-zero label accuracy ${allZero.toFixed(3)}`);
+  console.log(`pretrain ${pre} steps ${((performance.now() - t) / 1000 / pre).toFixed(3)} s/step; held-out ${JSON.stringify(await evaluateLoss(objective, attrHeld, 16))} all-zero label accuracy ${allZero.toFixed(3)}`);
 }
 const stage = parseStage({
   name: 'instruct', kind: 'instruct', trainable: ['vision', 'audio', 'visionProjector', 'audioProjector', 'llm'],
