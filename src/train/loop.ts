@@ -134,7 +134,7 @@ export async function trainLoop<S, B>(o: LoopOptions<S, B>): Promise<LoopResult>
       lastCheckpoint = saveCheckpoint(o.runDir, model, opt, state, stage.keepLast);
     }
     // a macrotask per step: lets finalizers free released tensors and lets signals (SIGINT/SIGTERM) be handled
-    await new Promise<void>((resolve) => setImmediate(resolve));
+    await nextMacrotask();
   }
   progress.done();
   plotLossCurve(readMetrics(metrics.path), join(o.runDir, 'loss.png'), { title: `${stage.name}: loss` });
@@ -160,6 +160,8 @@ export function accumulateGradients<S, B>(objective: Objective<S, B>, micro: rea
   return { lossSum, units, tokens, sums };
 }
 
+const nextMacrotask = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
+
 /**
  * Mean loss per unit over `samples` in their given order, without gradients; keys eval_loss + eval_<sum>. A
  * macrotask between batches, as between training steps: the wasm heap gets a batch's blocks back only when their
@@ -179,7 +181,7 @@ export async function evaluateLoss<S, B>(objective: Objective<S, B>, samples: re
       units += u;
       for (const [k, v] of Object.entries(r.sums ?? {})) sums[k] = (sums[k] ?? 0) + v;
     });
-    await new Promise<void>((resolve) => setImmediate(resolve));
+    await nextMacrotask();
   }
   const out: Record<string, number> = { eval_loss: units ? loss / units : NaN };
   for (const [k, v] of Object.entries(sums)) out[`eval_${k}`] = v / Math.max(units, 1);
