@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import type { Backend } from '../src/backend/backend.ts';
 import { profileReport, profilingEnabled, resetProfile } from '../src/backend/profile.ts';
-import { getBackend, setBackend } from '../src/backend/registry.ts';
+import { withBackendAsync } from '../src/backend/registry.ts';
 
 export interface StepTiming {
   medianS: number;
@@ -83,18 +83,12 @@ export async function alternateWithTorch(step: () => number, python: string, scr
  */
 export async function printAlternated(bench: string, b: Backend, makeStep: () => () => number, config: object, python: string, script: string,
                                       scriptArgs: string[], warmup: number, steps: number, tokensPerStep: number): Promise<void> {
-  const prev = getBackend();
-  setBackend(b);
-  try {
-    const r = await alternateWithTorch(makeStep(), python, script, scriptArgs, warmup, steps, tokensPerStep);
-    const impl = `tessera-${b.name}`;
-    console.log(JSON.stringify({ bench, impl, alternated_with: 'pytorch', threads: b.threads, config, steps: r.steps, tokens_per_s: r.tokensPerS,
-      pytorch_tokens_per_s: r.torchTokensPerS, ratio: r.ratio, ratio_min: r.ratioMin, ratio_max: r.ratioMax, date: new Date().toISOString() }));
-    console.log(`${impl} vs pytorch, ${r.steps} alternated steps: ${r.tokensPerS.toFixed(0)} vs ${r.torchTokensPerS.toFixed(0)} tokens/s (medians); `
-      + `per pair ${r.ratio.toFixed(2)}x (median; ${r.ratioMin.toFixed(2)}–${r.ratioMax.toFixed(2)})`);
-  } finally {
-    setBackend(prev);
-  }
+  const r = await withBackendAsync(b, () => alternateWithTorch(makeStep(), python, script, scriptArgs, warmup, steps, tokensPerStep));
+  const impl = `tessera-${b.name}`;
+  console.log(JSON.stringify({ bench, impl, alternated_with: 'pytorch', threads: b.threads, config, steps: r.steps, tokens_per_s: r.tokensPerS,
+    pytorch_tokens_per_s: r.torchTokensPerS, ratio: r.ratio, ratio_min: r.ratioMin, ratio_max: r.ratioMax, date: new Date().toISOString() }));
+  console.log(`${impl} vs pytorch, ${r.steps} alternated steps: ${r.tokensPerS.toFixed(0)} vs ${r.torchTokensPerS.toFixed(0)} tokens/s (medians); `
+    + `per pair ${r.ratio.toFixed(2)}x (median; ${r.ratioMin.toFixed(2)}–${r.ratioMax.toFixed(2)})`);
 }
 
 function median(xs: number[]): number {

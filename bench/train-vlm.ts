@@ -12,7 +12,7 @@ import { spawnSync } from 'node:child_process';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import type { Backend } from '../src/backend/backend.ts';
-import { getBackend, setBackend } from '../src/backend/registry.ts';
+import { withBackendAsync } from '../src/backend/registry.ts';
 import { loadFastBackends, threadCount } from '../src/backend/select.ts';
 import { referenceBackend } from '../src/backend/reference/index.ts';
 import { initTessera } from '../src/models/tessera/checkpoint.ts';
@@ -74,14 +74,8 @@ function demoStep(): () => number {
 }
 
 async function measure(b: Backend): Promise<{ tokensPerS: number; medianS: number; lossFirst: number; lossLast: number }> {
-  const prev = getBackend();
-  setBackend(b);
-  try {
-    const t = await timeSteps(demoStep(), Number(args.warmup), Number(args.steps), b.name);
-    return { tokensPerS: (B * T) / t.medianS, ...t };
-  } finally {
-    setBackend(prev);
-  }
+  const t = await withBackendAsync(b, () => timeSteps(demoStep(), Number(args.warmup), Number(args.steps), b.name));
+  return { tokensPerS: (B * T) / t.medianS, ...t };
 }
 
 const { backends } = await loadFastBackends();

@@ -14,7 +14,7 @@ import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import type { Backend } from '../src/backend/backend.ts';
-import { getBackend, setBackend } from '../src/backend/registry.ts';
+import { withBackendAsync } from '../src/backend/registry.ts';
 import { loadFastBackends, threadCount } from '../src/backend/select.ts';
 import { referenceBackend } from '../src/backend/reference/index.ts';
 import { parseLlmConfig } from '../src/models/llm/config.ts';
@@ -62,15 +62,8 @@ function anchorStep(): () => number {
 }
 
 async function measure(b: Backend): Promise<{ tokensPerS: number; medianS: number; lossFirst: number; lossLast: number }> {
-  // not withBackend: the step loop awaits, and the backend must stay active across those awaits
-  const prev = getBackend();
-  setBackend(b);
-  try {
-    const t = await timeSteps(anchorStep(), Number(args.warmup), Number(args.steps), b.name);
-    return { tokensPerS: (config.batch * config.seq) / t.medianS, ...t };
-  } finally {
-    setBackend(prev);
-  }
+  const t = await withBackendAsync(b, () => timeSteps(anchorStep(), Number(args.warmup), Number(args.steps), b.name));
+  return { tokensPerS: (config.batch * config.seq) / t.medianS, ...t };
 }
 
 const { backends } = await loadFastBackends();

@@ -34,6 +34,20 @@ function matmulKey(...[a, b, batch, M, N, K]: Parameters<Kernels['matmul']>): st
   return `matmul ${M}x${N}x${K}${count === 1 ? '' : `*${count}`} ${t(gemmLayout(a.strides, nb, M, K))}${t(gemmLayout(b.strides, nb, K, N))}`;
 }
 
+/**
+ * withBackend for an async fn: b stays active across its awaits (anything else running meanwhile sees b too), and
+ * the previous backend comes back when it settles.
+ */
+export async function withBackendAsync<T>(b: Backend, fn: () => Promise<T>): Promise<T> {
+  const prev = active;
+  active = b;
+  try {
+    return await fn();
+  } finally {
+    active = prev;
+  }
+}
+
 /** Runs fn with backend b active, restoring the previous one after. */
 export function withBackend<T>(b: Backend, fn: () => T): T {
   const prev = active;

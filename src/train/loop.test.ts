@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { accumulateGradients, evaluateLoss, trainLoop, type LoopStage } from './loop.ts';
 import { createWasmBackend } from '../backend/wasm/index.ts';
-import { getBackend, setBackend } from '../backend/registry.ts';
+import { withBackendAsync } from '../backend/registry.ts';
 import { Module } from '../nn/module.ts';
 import * as T from '../tensor/index.ts';
 import { listCheckpoints } from './checkpoint.ts';
@@ -104,20 +104,18 @@ test('resuming from a mid-run checkpoint ends with the same weights as an uninte
 });
 
 test("evaluateLoss gives each batch's heap blocks back: 40 batches of 48 MB fit a 1 GB wasm heap", async () => {
-  const saved = process.env.TESSERA_WASM_MAX_MB, prev = getBackend();
+  const saved = process.env.TESSERA_WASM_MAX_MB;
   process.env.TESSERA_WASM_MAX_MB = '1024';
   const wasm = await createWasmBackend(1);
   try {
-    setBackend(wasm);
     // each batch allocates 48 MB of temporaries (three 16 MB tensors); their loss is 3 a unit
     const objective = {
       model: new Module(), collate: (s: readonly number[]) => s.length, units: (n: number) => n, tokens: (n: number) => n,
       lossSum: (n: number) => ({ loss: T.full([1 << 22], 1).add(1).mul(1.5).sum().div(1 << 22).mul(n) }),
     };
-    const r = await evaluateLoss(objective, Array.from({ length: 80 }, (_, i) => i), 2);
+    const r = await withBackendAsync(wasm, () => evaluateLoss(objective, Array.from({ length: 80 }, (_, i) => i), 2));
     assert.ok(Math.abs(r.eval_loss! - 3) < 1e-4, `eval_loss ${r.eval_loss}`);
   } finally {
-    setBackend(prev);
     if (saved === undefined) delete process.env.TESSERA_WASM_MAX_MB; else process.env.TESSERA_WASM_MAX_MB = saved;
     await wasm.runtime.close();
   }
