@@ -1,5 +1,5 @@
 // The three recipes: `smoke` (CI: every stage for a few steps on tiny data and a tiny model), `quick` (every
-// stage of the demo model, sized to run in ≤ 10 minutes on 2 cores) and `demo` (the shipped models/tessera-demo,
+// stage of the demo model, sized to run in ≤ 10 minutes on 2 cores) and `demo` (the recipe of models/tessera-demo,
 // ≤ 90 minutes on 2 cores). quick and demo share the model, so quick's measured seconds per step size demo.
 //
 // The stage sequence follows LLaVA-1.5 (align: projectors only at 1e-3 on captions; instruct: projectors + LLM on
@@ -149,7 +149,7 @@ export const recipes: Readonly<Record<string, Recipe>> = {
   // session 18 the where stage runs 6,000 steps (+~5.5 min at session 17's 0.105 s a step): the shipped model's
   // 3,000 left the plateau in its run but in only one of four draws from session 17's align model.
   demo: {
-    name: 'demo', description: 'the shipped models/tessera-demo, ≤ 90 minutes on 2 cores',
+    name: 'demo', description: 'the recipe of models/tessera-demo (made with a 3,000-step where stage, 6,000 since), ≤ 90 minutes on 2 cores',
     data: { train: perTask(1500, { tool: 1000, 'cross-count': 1200 }), heldout: 100, textLines: 30000, multiturn: 800, moreQuestions: 3, prefsPerTask: 300, trainSeed: 1, heldoutSeed: 1001 },
     tokenizer: { vocabSize: 1024, minFrequency: 2, spellCapitals: true },
     model: demoModel,
