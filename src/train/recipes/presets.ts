@@ -37,6 +37,8 @@ const tinyModel: RecipeModel = {
 interface Schedule {
   text: number; vision: number; audio: number; align: number; where: number; easy: number; instruct: number; dpo: number;
   batch: number; checkpointEvery: number;
+  /** batch of the where stage: its phase change is noise-bound (DEVELOPERS.md) */
+  whereBatch: number;
   /** lr of every part in instruct. At demo size 1e-3 learns vqa-color slower than 5e-4 (66% vs 75% on train
    * records after 300 steps) and 3e-3 collapses to one answer (scripts/experiments/single-task.ts). */
   instructLr: number;
@@ -83,10 +85,12 @@ function stages(s: Schedule): StageInput[] {
       // which object a question names, and which half of the image it is in (prepare.ts whereQuestions): alone,
       // from the align model, the loss sits at chance and then falls (87.5% held-out once it has); in the mix it
       // was never learnt, and from the easy phase's model it stayed at chance for 2,300 steps, so it comes first.
-      // When the loss leaves chance is a matter of the draw: ~1,100 steps in the shipped model's run, and from one
-      // align model ~1,750, ~4,000, ~4,000 and > 4,900 under four data orders (DEVELOPERS.md), hence s.where steps
+      // At batch 8 when the loss left chance was a matter of the draw: ~1,100 steps in session 14's run, and from one
+      // align model ~1,750, ~4,000, ~4,000 and > 4,900 under four data orders. At batch 32 the two orders that had
+      // stayed longest left it at ~650-700 steps and ended at 0.06 / 0.10 a token (DEVELOPERS.md): the plateau is
+      // the gradient's noise, so this stage takes 4x the batch of the others
       name: 'where', kind: 'instruct', trainable: ['visionProjector', 'llm'], lr: { visionProjector: s.instructLr, llm: s.instructLr },
-      data: [{ path: 'train/where.jsonl', weight: 1 }], steps: s.where, batchSize: s.batch, maxLength: 256, warmup: Math.ceil(s.where / 20), ...common,
+      data: [{ path: 'train/where.jsonl', weight: 1 }], steps: s.where, batchSize: s.whereBatch, maxLength: 256, warmup: Math.ceil(s.where / 20), ...common,
     },
     {
       // the vision tower stays as pretrained: trained here (on color and shape questions) it lost what the
@@ -127,7 +131,7 @@ export const recipes: Readonly<Record<string, Recipe>> = {
     data: { train: perTask(3), heldout: 2, textLines: 60, multiturn: 4, moreQuestions: 3, prefsPerTask: 3, trainSeed: 1, heldoutSeed: 1001 },
     tokenizer: { vocabSize: 400, minFrequency: 2, spellCapitals: true },
     model: tinyModel,
-    stages: stages({ text: 2, vision: 2, audio: 2, align: 2, where: 2, easy: 2, instruct: 3, dpo: 2, batch: 4, checkpointEvery: 2, instructLr: 1e-3 }).map((s) => ({ ...s, batchSize: 4 })),
+    stages: stages({ text: 2, vision: 2, audio: 2, align: 2, where: 2, whereBatch: 4, easy: 2, instruct: 3, dpo: 2, batch: 4, checkpointEvery: 2, instructLr: 1e-3 }).map((s) => ({ ...s, batchSize: 4 })),
     eval: { perTask: 1, baseline: true, maxNewTokens: 12, compareStage: 'instruct', trainPerTask: 1 },
     saveDtype: 'float32',
   },
@@ -136,24 +140,23 @@ export const recipes: Readonly<Record<string, Recipe>> = {
     data: { train: perTask(100), heldout: 10, textLines: 3000, multiturn: 60, moreQuestions: 3, prefsPerTask: 20, trainSeed: 1, heldoutSeed: 1001 },
     tokenizer: { vocabSize: 1024, minFrequency: 2, spellCapitals: true },
     model: demoModel,
-    stages: stages({ text: 40, vision: 80, audio: 10, align: 40, where: 100, easy: 400, instruct: 240, dpo: 6, batch: 8, checkpointEvery: 40, instructLr: 5e-4 }),
+    stages: stages({ text: 40, vision: 80, audio: 10, align: 40, where: 25, whereBatch: 32, easy: 400, instruct: 240, dpo: 6, batch: 8, checkpointEvery: 40, instructLr: 5e-4 }),
     eval: { perTask: 10, baseline: true, maxNewTokens: 32, compareStage: 'instruct', trainPerTask: 10 },
     saveDtype: 'float32',
   },
-  // Measured on 2 cores (blas, the run that made models/tessera-demo, session 14, 2026-11-30; data, pretraining and
-  // align reused from session 12's run of the same stage configs): data 4.0 min, text 400 × 0.23 s, vision 3000 × 0.24 s
-  // (fresh images drawn every step), audio 3000 × 0.17 s, align 200 × 0.08 s, where 3000 × 0.13 s, easy 500 ×
-  // 0.16 s, instruct 5200 × 0.24 s (24 min with data loading; ~3 answers a record), dpo 60 × 0.53 s, eval 1.4 min
-  // (held-out, blank media, the instruct model, training records): 62.4 min, leaving room under 90 for a slower
-  // machine. Without the where stage the same stages took 52.8 min (session 12), 66.9 on session 11's code. Since
-  // session 18 the where stage runs 6,000 steps (+~5.5 min at session 17's 0.105 s a step): the shipped model's
-  // 3,000 left the plateau in its run but in only one of four draws from session 17's align model.
+  // Measured on 2 cores (blas). The run that made models/tessera-demo (session 19; data, pretraining and align from
+  // session 17's run of the same stages): data 5.4 min, text 400 × 0.21 s, vision 3000 × 0.22 s (fresh images drawn
+  // every step), audio 3000 × 0.16 s, align 200 × 0.08 s, where 1500 × 0.56 s at batch 32 (the cores shared with two
+  // other runs; alone about as long as 6,000 batch-8 steps, ~10.5 min), easy 500 × 0.25 s, instruct 5200 × 0.27 s
+  // (~3 answers a record), dpo 60 × 0.36 s, eval 1.3 min: 75.8 min summed, leaving room under 90 for a slower
+  // machine. The where stage's batch of 32: at batch 8 (3,000 steps) it left the plateau in session 14's run but in
+  // only one of four draws from session 17's align model; 1,500 steps at batch 32 left it in all four.
   demo: {
-    name: 'demo', description: 'the recipe of models/tessera-demo (made with a 3,000-step where stage, 6,000 since), ≤ 90 minutes on 2 cores',
+    name: 'demo', description: 'the recipe of models/tessera-demo, ≤ 90 minutes on 2 cores',
     data: { train: perTask(1500, { tool: 1000, 'cross-count': 1200 }), heldout: 100, textLines: 30000, multiturn: 800, moreQuestions: 3, prefsPerTask: 300, trainSeed: 1, heldoutSeed: 1001 },
     tokenizer: { vocabSize: 1024, minFrequency: 2, spellCapitals: true },
     model: demoModel,
-    stages: stages({ text: 400, vision: 3000, audio: 3000, align: 200, where: 6000, easy: 500, instruct: 5200, dpo: 60, batch: 8, checkpointEvery: 50, instructLr: 5e-4 }),
+    stages: stages({ text: 400, vision: 3000, audio: 3000, align: 200, where: 1500, whereBatch: 32, easy: 500, instruct: 5200, dpo: 60, batch: 8, checkpointEvery: 50, instructLr: 5e-4 }),
     eval: { perTask: 50, baseline: true, maxNewTokens: 32, compareStage: 'instruct', trainPerTask: 25 },
     saveDtype: 'float32',
   },
