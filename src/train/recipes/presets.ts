@@ -86,9 +86,9 @@ function stages(s: Schedule): StageInput[] {
       // from the align model, the loss sits at chance and then falls (87.5% held-out once it has); in the mix it
       // was never learnt, and from the easy phase's model it stayed at chance for 2,300 steps, so it comes first.
       // At batch 8 when the loss left chance was a matter of the draw: ~1,100 steps in session 14's run, and from one
-      // align model ~1,750, ~4,000, ~4,000 and > 4,900 under four data orders. At batch 32 the two orders that had
-      // stayed longest left it at ~650-700 steps and ended at 0.06 / 0.10 a token (DEVELOPERS.md): the plateau is
-      // the gradient's noise, so this stage takes 4x the batch of the others
+      // align model ~1,750, ~4,000, ~4,000 and > 4,900 under four data orders. At batch 32 all four orders left it by
+      // ~700 steps and ended at 0.06-0.14 a token (DEVELOPERS.md): the plateau is the gradient's noise, so this
+      // stage takes 4x the batch of the others
       name: 'where', kind: 'instruct', trainable: ['visionProjector', 'llm'], lr: { visionProjector: s.instructLr, llm: s.instructLr },
       data: [{ path: 'train/where.jsonl', weight: 1 }], steps: s.where, batchSize: s.whereBatch, maxLength: 256, warmup: Math.ceil(s.where / 20), ...common,
     },
