@@ -144,13 +144,13 @@ export const recipes: Readonly<Record<string, Recipe>> = {
     eval: { perTask: 10, baseline: true, maxNewTokens: 32, compareStage: 'instruct', trainPerTask: 10 },
     saveDtype: 'float32',
   },
-  // Measured on 2 cores (blas). The run that made models/tessera-demo (session 19; data, pretraining and align from
-  // session 17's run of the same stages): data 5.4 min, text 400 × 0.21 s, vision 3000 × 0.22 s (fresh images drawn
-  // every step), audio 3000 × 0.16 s, align 200 × 0.08 s, where 1500 × 0.56 s at batch 32 (the cores shared with two
-  // other runs; alone about as long as 6,000 batch-8 steps, ~10.5 min), easy 500 × 0.25 s, instruct 5200 × 0.27 s
-  // (~3 answers a record), dpo 60 × 0.36 s, eval 1.3 min: 75.8 min summed, leaving room under 90 for a slower
-  // machine. The where stage's batch of 32: at batch 8 (3,000 steps) it left the plateau in session 14's run but in
-  // only one of four draws from session 17's align model; 1,500 steps at batch 32 left it in all four.
+  // Measured on 2 cores (blas), the run that made models/tessera-demo (session 19, from scratch, as `npm run
+  // train:demo` runs it): data 5.4 min, text 400 × 0.40 s (sharing the cores with another run; 0.21 alone), vision
+  // 3000 × 0.25 s (fresh images drawn every step), audio 3000 × 0.17 s, align 200 × 0.10 s, where 1500 × 0.34 s at
+  // batch 32, easy 500 × 0.14 s, instruct 5200 × 0.21 s (~3 answers a record), dpo 60 × 0.43 s, eval 1.3 min:
+  // 64.4 min, leaving room under 90 for a slower machine. The where stage's batch of 32: at batch 8 (3,000 steps)
+  // it left the plateau in session 14's run but in only one of four draws from session 17's align model; 1,500
+  // steps at batch 32 left it in all four, and in this run.
   demo: {
     name: 'demo', description: 'the recipe of models/tessera-demo, ≤ 90 minutes on 2 cores',
     data: { train: perTask(1500, { tool: 1000, 'cross-count': 1200 }), heldout: 100, textLines: 30000, multiturn: 800, moreQuestions: 3, prefsPerTask: 300, trainSeed: 1, heldoutSeed: 1001 },
