@@ -10,13 +10,14 @@
 //                                          reads it, ids half-…)
 //   bars <data dir> <out.jsonl>            "What is the value of bar {L}?" about every bar of every chart image
 //                                          (chart-value, chart-max and tool scenes), one question a record, ids bars-…
+//                                          (the recipe's barQuestions, train/bars.jsonl)
 // Usage: node --import tsx scripts/experiments/derive-records.ts <mode> <in> <out.jsonl>
 
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { boxPercent, type Box } from '../../src/data/synthetic/layout.ts';
 import type { Pair } from '../../src/data/synthetic/vocab.ts';
-import { whereQuestions } from '../../src/train/recipes/prepare.ts';
+import { barQuestions, whereQuestions } from '../../src/train/recipes/prepare.ts';
 
 type Rec = { id: string; task: string; image?: string; conversations: { from: string; value: string }[] };
 const [mode, input, out] = process.argv.slice(2) as [string, string, string];
@@ -37,14 +38,7 @@ if (mode === 'single-ground') {
   const where = whereQuestions(jsonl(join(input, 'data.jsonl')), jsonl(join(input, 'meta.jsonl'))) as Rec[];
   write(where.map((r) => ({ ...r, id: r.id.replace(/^where-/, 'half-'), task: 'vqa-position' })));
 } else if (mode === 'bars') {
-  const scenes = new Map(jsonl<{ id: string; scene: { kind: string; values?: number[]; labels?: string[] } }>(join(input, 'meta.jsonl')).map((m) => [m.id, m.scene]));
-  write(jsonl<Rec>(join(input, 'data.jsonl')).flatMap((r) => {
-    const s = scenes.get(r.id);
-    const image = r.image, labels = s?.labels;
-    if (!image || s?.kind !== 'chart' || !s.values || !labels) return [];
-    return s.values.map((v, i) => ({ id: `bars-${r.id}-${i}`, task: 'chart-value', image, conversations: [
-      { from: 'human', value: `<image>\nWhat is the value of bar ${labels[i]}?` }, { from: 'gpt', value: String(v) }] }));
-  }));
+  write(barQuestions(jsonl(join(input, 'data.jsonl')), jsonl(join(input, 'meta.jsonl'))) as Rec[]);
 } else if (mode === 'question-first' || mode === 'first-question') {
   write(jsonl<Rec>(input).map((r) => {
     const [q, a] = r.conversations as [Rec['conversations'][0], Rec['conversations'][0]];

@@ -63,6 +63,7 @@ export async function prepareData(r: Recipe, dataDir: string, log: (s: string) =
   const asked = withMoreQuestions(trainRecords, metas, r.data.moreQuestions, r.data.trainSeed);
   for (const t of tasks) writeFileSync(join(train, `mq-task-${t}.jsonl`), lines(asked.filter((x) => x.task === t)));
   writeFileSync(join(train, 'where.jsonl'), lines(whereQuestions(trainRecords, metas)));
+  writeFileSync(join(train, 'bars.jsonl'), lines(barQuestions(trainRecords, metas)));
 
   const held = await synthesize({ outDir: heldout, tasks: [...ALL_TASKS], n: r.data.heldout, seed: r.data.heldoutSeed, split: 'heldout' });
   log(`data: ${held.records.length} held-out records`);
@@ -142,6 +143,25 @@ export function whereQuestions(records: readonly Json[], metas: readonly Json[])
       conversations: [
         { from: 'human', value: `<image>\nIs the ${o.color} ${o.shape} in the left or right half?` },
         { from: 'gpt', value: o.cx < IMAGE_SIZE / 2 ? 'left' : 'right' },
+      ],
+    }));
+  });
+}
+
+/**
+ * "What is the value of bar {L}?" about every bar of every training chart (the chart-value, chart-max and tool
+ * images), one question a record, as task chart-value: the bars stage's data (presets.ts).
+ */
+export function barQuestions(records: readonly Json[], metas: readonly Json[]): Json[] {
+  const scenes = new Map(metas.map((m) => [m.id, m.scene as Scene]));
+  return records.flatMap((x) => {
+    const scene = scenes.get(x.id);
+    if (typeof x.image !== 'string' || scene?.kind !== 'chart') return [];
+    return scene.values.map((v, i) => ({
+      id: `bars-${String(x.id)}-${i}`, task: 'chart-value', image: x.image,
+      conversations: [
+        { from: 'human', value: `<image>\nWhat is the value of bar ${scene.labels[i]!}?` },
+        { from: 'gpt', value: String(v) },
       ],
     }));
   });

@@ -16,7 +16,7 @@ import { demoModel, getRecipe, recipes } from './presets.ts';
 import { checkRecipe } from './recipe.ts';
 import type { RecipeEval } from './report.ts';
 import { runRecipe } from './run-recipe.ts';
-import { whereQuestions } from './prepare.ts';
+import { barQuestions, whereQuestions } from './prepare.ts';
 
 const readJsonl = (p: string) => readFileSync(p, 'utf8').trim().split('\n').map((l) => JSON.parse(l) as { id: string; conversations: unknown[] });
 const cli = (...args: string[]) => spawnSync(process.execPath, [join(repoRoot, 'bin/tessera.mjs'), ...args], { cwd: repoRoot, encoding: 'utf8' });
@@ -101,4 +101,26 @@ test('whereQuestions: every object of an image with 2+ distinct pairs, answered 
     ['where-a-0', 'img/a.png', '<image>\nIs the red circle in the left or right half?', 'left'],
     ['where-a-1', 'img/a.png', '<image>\nIs the blue square in the left or right half?', 'right'],
   ]);
+});
+
+test('barQuestions: the value of every bar of every chart image, by its letter; nothing for other scenes', () => {
+  const metas = [
+    { id: 'a', scene: { kind: 'chart', values: [4, 7, 1], labels: ['A', 'B', 'C'] } },
+    { id: 'b', scene: { kind: 'shapes', shapes: [] } },
+    { id: 'c', scene: { kind: 'chart', values: [9, 2, 5, 3], labels: ['A', 'B', 'C', 'D'] } },
+  ];
+  const records = [
+    { id: 'a', task: 'chart-max', image: 'media/chart-max/img/a.png', conversations: [] },
+    { id: 'b', task: 'caption', image: 'img/b.png', conversations: [] },
+    { id: 'c', task: 'tool', image: 'img/c.png', conversations: [] },
+    { id: 'd', task: 'chart-value', conversations: [] }, // no image: no questions
+  ];
+  const out = barQuestions(records, metas) as { id: string; task: string; image: string; conversations: { from: string; value: string }[] }[];
+  assert.deepEqual(out.map((x) => [x.id, x.task, x.image, x.conversations[0]!.value, x.conversations[1]!.value]), [
+    ['bars-a-0', 'chart-value', 'media/chart-max/img/a.png', '<image>\nWhat is the value of bar A?', '4'],
+    ['bars-a-1', 'chart-value', 'media/chart-max/img/a.png', '<image>\nWhat is the value of bar B?', '7'],
+    ['bars-a-2', 'chart-value', 'media/chart-max/img/a.png', '<image>\nWhat is the value of bar C?', '1'],
+    ...[9, 2, 5, 3].map((v, i) => [`bars-c-${i}`, 'chart-value', 'img/c.png', `<image>\nWhat is the value of bar ${'ABCD'[i]}?`, String(v)]),
+  ]);
+  assert.deepEqual(out[0]!.conversations.map((t) => t.from), ['human', 'gpt']);
 });
