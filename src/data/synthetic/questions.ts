@@ -7,7 +7,7 @@ import { captionText, nearMisses } from './shapeTasks.ts';
 import { boxPercent } from './layout.ts';
 import type { PlacedShape } from './layout.ts';
 import type { Rng } from './prng.ts';
-import type { Scene, SpeechScene } from './sample.ts';
+import type { ChartScene, Scene, SpeechScene } from './sample.ts';
 import { DIGIT_WORDS, samePair, withArticle } from './vocab.ts';
 import type { Split, TaskName } from './vocab.ts';
 
@@ -24,7 +24,7 @@ export interface SceneQuestion {
 export function sceneQuestions(scene: Scene, split: Split, rng: Rng): SceneQuestion[] {
   if (scene.kind === 'shapes') return shapeQuestions(scene.shapes, split, rng);
   if (scene.kind === 'chart') {
-    const qs: SceneQuestion[] = scene.values.map((v, i) => ({ task: 'chart-value', question: `What is the value of bar ${scene.labels[i]}?`, answer: String(v) }));
+    const qs = barValueQuestions(scene);
     const max = Math.max(...scene.values);
     if (scene.values.filter((v) => v === max).length === 1) qs.push({ task: 'chart-max', question: 'Which bar is the tallest?', answer: scene.labels[scene.values.indexOf(max)]! });
     return qs;
@@ -33,6 +33,11 @@ export function sceneQuestions(scene: Scene, split: Split, rng: Rng): SceneQuest
   // cross-count's parts: how many circles, which number is spoken
   if (scene.kind === 'cross') return [...shapeQuestions(scene.circles, split, rng), ...speechQuestions(scene.speech)];
   return [];
+}
+
+/** chart-value's question about every bar of a chart, in bar order (also the recipe's bars stage, prepare.ts). */
+export function barValueQuestions(scene: ChartScene): SceneQuestion[] {
+  return scene.values.map((v, i) => ({ task: 'chart-value', question: `What is the value of bar ${scene.labels[i]}?`, answer: String(v) }));
 }
 
 function speechQuestions(scene: SpeechScene): SceneQuestion[] {

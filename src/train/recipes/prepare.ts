@@ -16,7 +16,7 @@ import { initTessera, saveTessera } from '../../models/tessera/checkpoint.ts';
 import { tesseraConfigFromSizes } from '../../models/tessera/config.ts';
 import { TesseraProcessor } from '../../models/tessera/processor.ts';
 import { Rng } from '../../data/synthetic/prng.ts';
-import { sceneQuestions } from '../../data/synthetic/questions.ts';
+import { barValueQuestions, sceneQuestions } from '../../data/synthetic/questions.ts';
 import type { Scene } from '../../data/synthetic/sample.ts';
 import { IMAGE_SIZE } from '../../data/synthetic/layout.ts';
 import { IMAGE_SHAPE_TASKS, SOUND_TASKS, type Recipe } from './recipe.ts';
@@ -157,12 +157,9 @@ export function barQuestions(records: readonly Json[], metas: readonly Json[]): 
   return records.flatMap((x) => {
     const scene = scenes.get(x.id);
     if (typeof x.image !== 'string' || scene?.kind !== 'chart') return [];
-    return scene.values.map((v, i) => ({
-      id: `bars-${String(x.id)}-${i}`, task: 'chart-value', image: x.image,
-      conversations: [
-        { from: 'human', value: `<image>\nWhat is the value of bar ${scene.labels[i]!}?` },
-        { from: 'gpt', value: String(v) },
-      ],
+    return barValueQuestions(scene).map((q, i) => ({
+      id: `bars-${String(x.id)}-${i}`, task: q.task, image: x.image,
+      conversations: [{ from: 'human', value: `<image>\n${q.question}` }, { from: 'gpt', value: q.answer }],
     }));
   });
 }
