@@ -11,13 +11,14 @@
 //   bars <data dir> <out.jsonl>            "What is the value of bar {L}?" about every bar of every chart image
 //                                          (chart-value, chart-max and tool scenes), one question a record, ids bars-…
 //                                          (the recipe's barQuestions, train/bars.jsonl)
+//   boxes <data dir> <out.jsonl>           "Where is the {color} {shape}? Answer with a box." about every object of
+//                                          every shape image whose objects are distinct pairs, ids box-… (the
+//                                          recipe's boxQuestions, train/boxes.jsonl)
 // Usage: node --import tsx scripts/experiments/derive-records.ts <mode> <in> <out.jsonl>
 
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { boxPercent, type Box } from '../../src/data/synthetic/layout.ts';
-import type { Pair } from '../../src/data/synthetic/vocab.ts';
-import { barQuestions, whereQuestions } from '../../src/train/recipes/prepare.ts';
+import { barQuestions, boxQuestions, whereQuestions } from '../../src/train/recipes/prepare.ts';
 
 type Rec = { id: string; task: string; image?: string; conversations: { from: string; value: string }[] };
 const [mode, input, out] = process.argv.slice(2) as [string, string, string];
@@ -25,20 +26,17 @@ const jsonl = <T>(path: string): T[] => readFileSync(path, 'utf8').split('\n').f
 const write = (recs: Rec[]) => { writeFileSync(out, recs.map((r) => JSON.stringify(r)).join('\n') + '\n'); console.log(`wrote ${recs.length} records to ${out}`); };
 
 if (mode === 'single-ground') {
-  const scenes = new Map(jsonl<{ id: string; scene: { kind: string; shapes?: (Pair & { box: Box })[] } }>(join(input, 'meta.jsonl')).map((m) => [m.id, m.scene]));
-  write(jsonl<Rec>(join(input, 'data.jsonl')).flatMap((r) => {
-    const s = scenes.get(r.id);
-    if (!r.image || s?.kind !== 'shapes' || s.shapes?.length !== 1) return [];
-    const o = s.shapes[0]!;
-    return [{ id: `single-${r.id}`, task: 'ground', image: r.image, conversations: [
-      { from: 'human', value: `<image>\nWhere is the ${o.color} ${o.shape}? Answer with a box.` },
-      { from: 'gpt', value: `[${boxPercent(o.box).join(', ')}]` }] }];
-  }));
+  const metas = jsonl<{ id: string; scene: { kind: string; shapes?: unknown[] } }>(join(input, 'meta.jsonl'));
+  const single = new Set(metas.filter((m) => m.scene.kind === 'shapes' && m.scene.shapes?.length === 1).map((m) => m.id));
+  const records = jsonl<Rec>(join(input, 'data.jsonl')).filter((r) => single.has(r.id));
+  write((boxQuestions(records, metas) as Rec[]).map((r) => ({ ...r, id: r.id.replace(/^box-(.*)-0$/, 'single-$1') })));
 } else if (mode === 'half') {
   const where = whereQuestions(jsonl(join(input, 'data.jsonl')), jsonl(join(input, 'meta.jsonl'))) as Rec[];
   write(where.map((r) => ({ ...r, id: r.id.replace(/^where-/, 'half-'), task: 'vqa-position' })));
 } else if (mode === 'bars') {
   write(barQuestions(jsonl(join(input, 'data.jsonl')), jsonl(join(input, 'meta.jsonl'))) as Rec[]);
+} else if (mode === 'boxes') {
+  write(boxQuestions(jsonl(join(input, 'data.jsonl')), jsonl(join(input, 'meta.jsonl'))) as Rec[]);
 } else if (mode === 'question-first' || mode === 'first-question') {
   write(jsonl<Rec>(input).map((r) => {
     const [q, a] = r.conversations as [Rec['conversations'][0], Rec['conversations'][0]];
@@ -46,4 +44,4 @@ if (mode === 'single-ground') {
     if (!q.value.startsWith('<image>\n')) throw new Error(`${input}: record ${r.id} does not start with "<image>\\n"`);
     return { ...r, conversations: [{ ...q, value: `${q.value.slice('<image>\n'.length)}\n<image>` }, a] };
   }));
-} else throw new Error(`unknown mode "${mode}" (single-ground, half, bars, question-first, first-question)`);
+} else throw new Error(`unknown mode "${mode}" (single-ground, half, bars, boxes, question-first, first-question)`);

@@ -75,8 +75,13 @@ function shapeQuestions(shapes: readonly PlacedShape[], split: Split, rng: Rng):
   const misses = nearMisses(shapes, split);
   for (const p of present) qs.push({ task: 'vqa-exist', question: `Is there ${withArticle(p.color, p.shape)} in the image?`, answer: 'yes' });
   for (const p of rng.sample(misses, Math.min(present.length, misses.length))) qs.push({ task: 'vqa-exist', question: `Is there ${withArticle(p.color, p.shape)} in the image?`, answer: 'no' });
-  if (distinct) {
-    for (const s of shapes) qs.push({ task: 'ground', question: `Where is the ${s.color} ${s.shape}? Answer with a box.`, answer: `[${boxPercent(s.box).join(', ')}]` });
-  }
+  qs.push(...groundQuestions(shapes));
   return qs;
+}
+
+/** ground's question about every object, when no two objects share a (color, shape) pair; else none (also the
+ * recipe's boxes stage, prepare.ts). */
+export function groundQuestions(shapes: readonly PlacedShape[]): SceneQuestion[] {
+  if (shapes.some((s, i) => shapes.some((t, j) => i !== j && samePair(s, t)))) return [];
+  return shapes.map((s) => ({ task: 'ground', question: `Where is the ${s.color} ${s.shape}? Answer with a box.`, answer: `[${boxPercent(s.box).join(', ')}]` }));
 }

@@ -16,7 +16,7 @@ import { initTessera, saveTessera } from '../../models/tessera/checkpoint.ts';
 import { tesseraConfigFromSizes } from '../../models/tessera/config.ts';
 import { TesseraProcessor } from '../../models/tessera/processor.ts';
 import { Rng } from '../../data/synthetic/prng.ts';
-import { barValueQuestions, sceneQuestions } from '../../data/synthetic/questions.ts';
+import { barValueQuestions, groundQuestions, sceneQuestions } from '../../data/synthetic/questions.ts';
 import type { Scene } from '../../data/synthetic/sample.ts';
 import { IMAGE_SIZE } from '../../data/synthetic/layout.ts';
 import { IMAGE_SHAPE_TASKS, SOUND_TASKS, type Recipe } from './recipe.ts';
@@ -64,6 +64,7 @@ export async function prepareData(r: Recipe, dataDir: string, log: (s: string) =
   for (const t of tasks) writeFileSync(join(train, `mq-task-${t}.jsonl`), lines(asked.filter((x) => x.task === t)));
   writeFileSync(join(train, 'where.jsonl'), lines(whereQuestions(trainRecords, metas)));
   writeFileSync(join(train, 'bars.jsonl'), lines(barQuestions(trainRecords, metas)));
+  writeFileSync(join(train, 'boxes.jsonl'), lines(boxQuestions(trainRecords, metas)));
 
   const held = await synthesize({ outDir: heldout, tasks: [...ALL_TASKS], n: r.data.heldout, seed: r.data.heldoutSeed, split: 'heldout' });
   log(`data: ${held.records.length} held-out records`);
@@ -159,6 +160,22 @@ export function barQuestions(records: readonly Json[], metas: readonly Json[]): 
     if (typeof x.image !== 'string' || scene?.kind !== 'chart') return [];
     return barValueQuestions(scene).map((q, i) => ({
       id: `bars-${String(x.id)}-${i}`, task: q.task, image: x.image,
+      conversations: [{ from: 'human', value: `<image>\n${q.question}` }, { from: 'gpt', value: q.answer }],
+    }));
+  });
+}
+
+/**
+ * "Where is the {color} {shape}? Answer with a box." about every object of every training image whose objects are
+ * distinct (color, shape) pairs, one question a record, as task ground: the boxes stage's data (presets.ts).
+ */
+export function boxQuestions(records: readonly Json[], metas: readonly Json[]): Json[] {
+  const scenes = new Map(metas.map((m) => [m.id, m.scene as Scene]));
+  return records.flatMap((x) => {
+    const scene = scenes.get(x.id);
+    if (typeof x.image !== 'string' || scene?.kind !== 'shapes') return [];
+    return groundQuestions(scene.shapes).map((q, i) => ({
+      id: `box-${String(x.id)}-${i}`, task: q.task, image: x.image,
       conversations: [{ from: 'human', value: `<image>\n${q.question}` }, { from: 'gpt', value: q.answer }],
     }));
   });

@@ -6,7 +6,7 @@
 // everything, loss on answers) with a stage 0 in front — the LLM learns the task language from text, the towers
 // learn per patch the colors/shapes, characters and bar values of images drawn afresh every step, and the
 // audio encoder the tones and digits a clip holds and, by CTC, their order (encoder-pretrain.ts) — then a stage of
-// where-questions (which half of the image a named object is in), one of bar values, and an easy instruct phase
+// where-questions (which half of the image a named object is in), one of bar values, one of boxes, and an easy instruct phase
 // between align and the full mix (the curriculum below), and DPO behind (β 0.1, the preference pairs weighted towards vqa-exist, whose
 // rejected answers are hallucinated "yes"). As in LLaVA the vision tower is frozen after its pretraining; the
 // audio encoder keeps training in the instruct phases (before its CTC pretraining it had to learn the digits'
@@ -35,9 +35,9 @@ const tinyModel: RecipeModel = {
 
 /** Step counts and batch sizes of one stage sequence; everything else is shared by quick and demo. */
 interface Schedule {
-  text: number; vision: number; audio: number; align: number; where: number; bars: number; easy: number; instruct: number; dpo: number;
+  text: number; vision: number; audio: number; align: number; where: number; bars: number; boxes: number; easy: number; instruct: number; dpo: number;
   batch: number; checkpointEvery: number;
-  /** batch of the where and bars stages: their phase changes are noise-bound (DEVELOPERS.md) */
+  /** batch of the where, bars and boxes stages: their phase changes are noise-bound (DEVELOPERS.md) */
   whereBatch: number;
   /** lr of every part in instruct. At demo size 1e-3 learns vqa-color slower than 5e-4 (66% vs 75% on train
    * records after 300 steps) and 3e-3 collapses to one answer (scripts/experiments/single-task.ts). */
@@ -103,6 +103,15 @@ function stages(s: Schedule): StageInput[] {
       steps: s.bars, batchSize: s.whereBatch, maxLength: 256, warmup: Math.ceil(s.bars / 20), ...common,
     },
     {
+      // ground's box of every object of the training shape images (prepare.ts boxQuestions), with the where and
+      // bar questions kept in a third of each batch: from the bars model, 1,500 steps at batch 32 read 32% of
+      // 300 held-out boxes (IoU >= 0.5; 0% before, 4% in the model the recipe made without this stage) and kept
+      // the where-questions (89 -> 91%) and the bars (41 -> 45%) (DEVELOPERS.md)
+      name: 'boxes', kind: 'instruct', trainable: ['visionProjector', 'llm'], lr: { visionProjector: s.instructLr, llm: s.instructLr },
+      data: [{ path: 'train/boxes.jsonl', weight: 1 }, { path: 'train/where.jsonl', weight: 0.5 }, { path: 'train/bars.jsonl', weight: 0.5 }],
+      steps: s.boxes, batchSize: s.whereBatch, maxLength: 256, warmup: Math.ceil(s.boxes / 20), ...common,
+    },
+    {
       // the vision tower stays as pretrained: trained here (on color and shape questions) it lost what the
       // where stage had taught (held-out 53.3% with it frozen, 42.6% training; frozen without the where-questions
       // anywhere 47.4%, the previous recipe 45.9%: DEVELOPERS.md)
@@ -141,7 +150,7 @@ export const recipes: Readonly<Record<string, Recipe>> = {
     data: { train: perTask(3), heldout: 2, textLines: 60, multiturn: 4, moreQuestions: 3, prefsPerTask: 3, trainSeed: 1, heldoutSeed: 1001 },
     tokenizer: { vocabSize: 400, minFrequency: 2, spellCapitals: true },
     model: tinyModel,
-    stages: stages({ text: 2, vision: 2, audio: 2, align: 2, where: 2, bars: 2, whereBatch: 4, easy: 2, instruct: 3, dpo: 2, batch: 4, checkpointEvery: 2, instructLr: 1e-3 }).map((s) => ({ ...s, batchSize: 4 })),
+    stages: stages({ text: 2, vision: 2, audio: 2, align: 2, where: 2, bars: 2, boxes: 2, whereBatch: 4, easy: 2, instruct: 3, dpo: 2, batch: 4, checkpointEvery: 2, instructLr: 1e-3 }).map((s) => ({ ...s, batchSize: 4 })),
     eval: { perTask: 1, baseline: true, maxNewTokens: 12, compareStage: 'instruct', trainPerTask: 1 },
     saveDtype: 'float32',
   },
@@ -150,24 +159,25 @@ export const recipes: Readonly<Record<string, Recipe>> = {
     data: { train: perTask(100), heldout: 10, textLines: 3000, multiturn: 60, moreQuestions: 3, prefsPerTask: 20, trainSeed: 1, heldoutSeed: 1001 },
     tokenizer: { vocabSize: 1024, minFrequency: 2, spellCapitals: true },
     model: demoModel,
-    stages: stages({ text: 40, vision: 80, audio: 10, align: 40, where: 25, bars: 25, whereBatch: 32, easy: 400, instruct: 240, dpo: 6, batch: 8, checkpointEvery: 40, instructLr: 5e-4 }),
+    stages: stages({ text: 40, vision: 80, audio: 10, align: 40, where: 25, bars: 25, boxes: 25, whereBatch: 32, easy: 400, instruct: 240, dpo: 6, batch: 8, checkpointEvery: 40, instructLr: 5e-4 }),
     eval: { perTask: 10, baseline: true, maxNewTokens: 32, compareStage: 'instruct', trainPerTask: 10 },
     saveDtype: 'float32',
   },
-  // Measured on 2 cores (blas), the run that made models/tessera-demo (session 20: session 19's from-scratch run of
-  // `npm run train:demo`, resumed after its where stage with the bars stage added; the stages before it are this
-  // code's): data 5.4 min, text 400 × 0.40 s (sharing the cores with another run; 0.21 alone), vision 3000 × 0.25 s
-  // (fresh images drawn every step), audio 3000 × 0.17 s, align 200 × 0.10 s, where 1500 × 0.34 s at batch 32, bars
-  // 2000 × 0.37 s at batch 32, easy 500 × 0.13 s, instruct 5200 × 0.20 s (~3 answers a record), dpo 60 × 0.40 s,
-  // eval 1.5 min: 77.9 min, leaving room under 90 for a slower machine. The where stage's batch of 32: at batch 8
-  // (3,000 steps) it left the plateau in session 14's run but in only one of four draws from session 17's align
-  // model; 1,500 steps at batch 32 left it in all four, and in this run.
+  // Measured on 2 cores (blas), the run that made models/tessera-demo (session 21: session 19's from-scratch run of
+  // `npm run train:demo`, resumed after its where stage with the bars stage added (session 20) and after that with the
+  // boxes stage; the stages before them are this code's): data 5.4 min, text 400 × 0.40 s (sharing the cores with
+  // another run; 0.21 alone), vision 3000 × 0.25 s (fresh images drawn every step), audio 3000 × 0.17 s, align 200 ×
+  // 0.10 s, where 1500 × 0.34 s at batch 32, bars 2000 × 0.37 s at batch 32, boxes 1500 × 0.46 s at batch 32, easy
+  // 500 × 0.13 s, instruct 5200 × 0.18 s (~3 answers a record), dpo 60 × 0.32 s, eval 1.2 min: 86.2 min, under 90
+  // with less room than before (a run of the text stage alone saves ~1.3 min). The where stage's batch of 32: at
+  // batch 8 (3,000 steps) it left the plateau in session 14's run but in only one of four draws from session 17's
+  // align model; 1,500 steps at batch 32 left it in all four, and in this run.
   demo: {
     name: 'demo', description: 'the recipe of models/tessera-demo, ≤ 90 minutes on 2 cores',
     data: { train: perTask(1500, { tool: 1000, 'cross-count': 1200 }), heldout: 100, textLines: 30000, multiturn: 800, moreQuestions: 3, prefsPerTask: 300, trainSeed: 1, heldoutSeed: 1001 },
     tokenizer: { vocabSize: 1024, minFrequency: 2, spellCapitals: true },
     model: demoModel,
-    stages: stages({ text: 400, vision: 3000, audio: 3000, align: 200, where: 1500, bars: 2000, whereBatch: 32, easy: 500, instruct: 5200, dpo: 60, batch: 8, checkpointEvery: 50, instructLr: 5e-4 }),
+    stages: stages({ text: 400, vision: 3000, audio: 3000, align: 200, where: 1500, bars: 2000, boxes: 1500, whereBatch: 32, easy: 500, instruct: 5200, dpo: 60, batch: 8, checkpointEvery: 50, instructLr: 5e-4 }),
     eval: { perTask: 50, baseline: true, maxNewTokens: 32, compareStage: 'instruct', trainPerTask: 25 },
     saveDtype: 'float32',
   },

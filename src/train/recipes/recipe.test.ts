@@ -16,7 +16,7 @@ import { demoModel, getRecipe, recipes } from './presets.ts';
 import { checkRecipe } from './recipe.ts';
 import type { RecipeEval } from './report.ts';
 import { runRecipe } from './run-recipe.ts';
-import { barQuestions, whereQuestions } from './prepare.ts';
+import { barQuestions, boxQuestions, whereQuestions } from './prepare.ts';
 
 const readJsonl = (p: string) => readFileSync(p, 'utf8').trim().split('\n').map((l) => JSON.parse(l) as { id: string; conversations: unknown[] });
 const cli = (...args: string[]) => spawnSync(process.execPath, [join(repoRoot, 'bin/tessera.mjs'), ...args], { cwd: repoRoot, encoding: 'utf8' });
@@ -123,4 +123,22 @@ test('barQuestions: the value of every bar of every chart image, by its letter; 
     ...[9, 2, 5, 3].map((v, i) => [`bars-c-${i}`, 'chart-value', 'img/c.png', `<image>\nWhat is the value of bar ${'ABCD'[i]}?`, String(v)]),
   ]);
   assert.deepEqual(out[0]!.conversations.map((t) => t.from), ['human', 'gpt']);
+});
+
+test('boxQuestions: the box of every object of a shape image in integer percent; none where two objects share a pair', () => {
+  const obj = (color: string, shape: string, box: number[]) => ({ color, shape, cx: (box[0]! + box[2]!) / 2, cy: (box[1]! + box[3]!) / 2, size: box[2]! - box[0]!, box });
+  const metas = [
+    // IMAGE_SIZE is 128: 32 px is 25%, 64 is 50%, 19.2 is 15%
+    { id: 'a', scene: { kind: 'shapes', shapes: [obj('red', 'circle', [32, 0, 64, 32]), obj('blue', 'square', [0, 64, 19.2, 128])] } },
+    { id: 'b', scene: { kind: 'shapes', shapes: [obj('red', 'circle', [0, 0, 10, 10]), obj('red', 'circle', [50, 50, 60, 60])] } },
+    { id: 'c', scene: { kind: 'chart', values: [1, 2, 3], labels: ['A', 'B', 'C'] } },
+    { id: 'e', scene: { kind: 'shapes', shapes: [obj('green', 'triangle', [64, 64, 128, 128])] } },
+  ];
+  const records = ['a', 'b', 'c', 'e'].map((id) => ({ id, task: 'vqa-count', image: `img/${id}.png`, conversations: [] }));
+  const out = boxQuestions([...records, { id: 'e', task: 'ground', conversations: [] }], metas) as { id: string; task: string; image: string; conversations: { from: string; value: string }[] }[];
+  assert.deepEqual(out.map((x) => [x.id, x.task, x.image, x.conversations[0]!.value, x.conversations[1]!.value]), [
+    ['box-a-0', 'ground', 'img/a.png', '<image>\nWhere is the red circle? Answer with a box.', '[25, 0, 50, 25]'],
+    ['box-a-1', 'ground', 'img/a.png', '<image>\nWhere is the blue square? Answer with a box.', '[0, 50, 15, 100]'],
+    ['box-e-0', 'ground', 'img/e.png', '<image>\nWhere is the green triangle? Answer with a box.', '[50, 50, 100, 100]'],
+  ]);
 });
