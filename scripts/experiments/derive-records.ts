@@ -14,6 +14,9 @@
 //   boxes <data dir> <out.jsonl>           "Where is the {color} {shape}? Answer with a box." about every object of
 //                                          every shape image whose objects are distinct pairs, ids box-… (the
 //                                          recipe's boxQuestions, train/boxes.jsonl)
+//   counts <data dir> <out.jsonl>          "How many {shape}s are there?" about every kind in the vqa-count and
+//                                          cross-count images and every kind present twice or more elsewhere, ids
+//                                          count-… (session 21's count probe, DEVELOPERS.md)
 // Usage: node --import tsx scripts/experiments/derive-records.ts <mode> <in> <out.jsonl>
 
 import { readFileSync, writeFileSync } from 'node:fs';
@@ -37,6 +40,20 @@ if (mode === 'single-ground') {
   write(barQuestions(jsonl(join(input, 'data.jsonl')), jsonl(join(input, 'meta.jsonl'))) as Rec[]);
 } else if (mode === 'boxes') {
   write(boxQuestions(jsonl(join(input, 'data.jsonl')), jsonl(join(input, 'meta.jsonl'))) as Rec[]);
+} else if (mode === 'counts') {
+  type Shape = { shape: string };
+  const scenes = new Map(jsonl<{ id: string; scene: { kind: string; shapes?: Shape[]; circles?: Shape[] } }>(join(input, 'meta.jsonl')).map((m) => [m.id, m.scene]));
+  write(jsonl<Rec>(join(input, 'data.jsonl')).flatMap((r) => {
+    const s = scenes.get(r.id);
+    const shapes = s?.kind === 'cross' ? s.circles : s?.kind === 'shapes' ? s.shapes : undefined;
+    if (!r.image || !shapes) return [];
+    const counted = r.task === 'vqa-count' || r.task === 'cross-count';
+    return [...new Set(shapes.map((o) => o.shape))].flatMap((kind, i) => {
+      const n = shapes.filter((o) => o.shape === kind).length;
+      return counted || n >= 2 ? [{ id: `count-${r.id}-${i}`, task: 'vqa-count', image: r.image, conversations: [
+        { from: 'human', value: `<image>\nHow many ${kind}s are there?` }, { from: 'gpt', value: String(n) }] }] : [];
+    });
+  }));
 } else if (mode === 'question-first' || mode === 'first-question') {
   write(jsonl<Rec>(input).map((r) => {
     const [q, a] = r.conversations as [Rec['conversations'][0], Rec['conversations'][0]];
@@ -44,4 +61,4 @@ if (mode === 'single-ground') {
     if (!q.value.startsWith('<image>\n')) throw new Error(`${input}: record ${r.id} does not start with "<image>\\n"`);
     return { ...r, conversations: [{ ...q, value: `${q.value.slice('<image>\n'.length)}\n<image>` }, a] };
   }));
-} else throw new Error(`unknown mode "${mode}" (single-ground, half, bars, boxes, question-first, first-question)`);
+} else throw new Error(`unknown mode "${mode}" (single-ground, half, bars, boxes, counts, question-first, first-question)`);
