@@ -46,11 +46,12 @@ if (mode === 'single-ground') {
   write(jsonl<Rec>(join(input, 'data.jsonl')).flatMap((r) => {
     const s = scenes.get(r.id);
     const shapes = s?.kind === 'cross' ? s.circles : s?.kind === 'shapes' ? s.shapes : undefined;
-    if (!r.image || !shapes) return [];
+    const image = r.image;
+    if (!image || !shapes) return [];
     const counted = r.task === 'vqa-count' || r.task === 'cross-count';
     return [...new Set(shapes.map((o) => o.shape))].flatMap((kind, i) => {
       const n = shapes.filter((o) => o.shape === kind).length;
-      return counted || n >= 2 ? [{ id: `count-${r.id}-${i}`, task: 'vqa-count', image: r.image, conversations: [
+      return counted || n >= 2 ? [{ id: `count-${r.id}-${i}`, task: 'vqa-count', image, conversations: [
         { from: 'human', value: `<image>\nHow many ${kind}s are there?` }, { from: 'gpt', value: String(n) }] }] : [];
     });
   }));

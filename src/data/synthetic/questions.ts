@@ -52,7 +52,7 @@ function speechQuestions(scene: SpeechScene): SceneQuestion[] {
 function shapeQuestions(shapes: readonly PlacedShape[], split: Split, rng: Rng): SceneQuestion[] {
   const qs: SceneQuestion[] = [];
   const once = <K extends 'color' | 'shape'>(k: K, v: PlacedShape[K]) => shapes.filter((s) => s[k] === v).length === 1;
-  const distinct = shapes.every((s, i) => shapes.every((t, j) => i === j || !samePair(s, t)));
+  const distinct = distinctPairs(shapes);
   const xs = shapes.map((s) => s.cx).sort((a, b) => a - b);
   const minDx = Math.min(...xs.slice(1).map((x, i) => x - xs[i]!));
   // the caption generator keeps centres ≥ 6 px apart so that left to right is plain
@@ -79,9 +79,14 @@ function shapeQuestions(shapes: readonly PlacedShape[], split: Split, rng: Rng):
   return qs;
 }
 
+/** No two objects share a (color, shape) pair: each can be named by its pair. */
+function distinctPairs(shapes: readonly PlacedShape[]): boolean {
+  return shapes.every((s, i) => shapes.every((t, j) => i === j || !samePair(s, t)));
+}
+
 /** ground's question about every object, when no two objects share a (color, shape) pair; else none (also the
  * recipe's boxes stage, prepare.ts). */
 export function groundQuestions(shapes: readonly PlacedShape[]): SceneQuestion[] {
-  if (shapes.some((s, i) => shapes.some((t, j) => i !== j && samePair(s, t)))) return [];
+  if (!distinctPairs(shapes)) return [];
   return shapes.map((s) => ({ task: 'ground', question: `Where is the ${s.color} ${s.shape}? Answer with a box.`, answer: `[${boxPercent(s.box).join(', ')}]` }));
 }
