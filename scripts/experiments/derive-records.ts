@@ -22,6 +22,7 @@
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { barQuestions, boxQuestions, whereQuestions } from '../../src/train/recipes/prepare.ts';
+import { countQuestions } from '../../src/data/synthetic/questions.ts';
 
 type Rec = { id: string; task: string; image?: string; conversations: { from: string; value: string }[] };
 const [mode, input, out] = process.argv.slice(2) as [string, string, string];
@@ -41,19 +42,16 @@ if (mode === 'single-ground') {
 } else if (mode === 'boxes') {
   write(boxQuestions(jsonl(join(input, 'data.jsonl')), jsonl(join(input, 'meta.jsonl'))) as Rec[]);
 } else if (mode === 'counts') {
-  type Shape = { shape: string };
-  const scenes = new Map(jsonl<{ id: string; scene: { kind: string; shapes?: Shape[]; circles?: Shape[] } }>(join(input, 'meta.jsonl')).map((m) => [m.id, m.scene]));
+  type Shapes = Parameters<typeof countQuestions>[0];
+  const scenes = new Map(jsonl<{ id: string; scene: { kind: string; shapes?: Shapes; circles?: Shapes } }>(join(input, 'meta.jsonl')).map((m) => [m.id, m.scene]));
   write(jsonl<Rec>(join(input, 'data.jsonl')).flatMap((r) => {
     const s = scenes.get(r.id);
     const shapes = s?.kind === 'cross' ? s.circles : s?.kind === 'shapes' ? s.shapes : undefined;
     const image = r.image;
     if (!image || !shapes) return [];
     const counted = r.task === 'vqa-count' || r.task === 'cross-count';
-    return [...new Set(shapes.map((o) => o.shape))].flatMap((kind, i) => {
-      const n = shapes.filter((o) => o.shape === kind).length;
-      return counted || n >= 2 ? [{ id: `count-${r.id}-${i}`, task: 'vqa-count', image, conversations: [
-        { from: 'human', value: `<image>\nHow many ${kind}s are there?` }, { from: 'gpt', value: String(n) }] }] : [];
-    });
+    return countQuestions(shapes).flatMap((q, i) => counted || Number(q.answer) >= 2 ? [{ id: `count-${r.id}-${i}`, task: q.task, image,
+      conversations: [{ from: 'human', value: `<image>\n${q.question}` }, { from: 'gpt', value: q.answer }] }] : []);
   }));
 } else if (mode === 'question-first' || mode === 'first-question') {
   write(jsonl<Rec>(input).map((r) => {

@@ -61,9 +61,7 @@ function shapeQuestions(shapes: readonly PlacedShape[], split: Split, rng: Rng):
     if (once('shape', s.shape)) qs.push({ task: 'vqa-color', question: `What color is the ${s.shape}?`, answer: s.color });
     if (once('color', s.color)) qs.push({ task: 'vqa-shape', question: `What shape is the ${s.color} object?`, answer: s.shape });
   }
-  for (const kind of new Set(shapes.map((s) => s.shape))) {
-    qs.push({ task: 'vqa-count', question: `How many ${kind}s are there?`, answer: String(shapes.filter((s) => s.shape === kind).length) });
-  }
+  qs.push(...countQuestions(shapes));
   if (shapes.length === 2 && distinct && Math.abs(shapes[0]!.cx - shapes[1]!.cx) >= 20) {
     for (const [a, b] of [[shapes[0]!, shapes[1]!], [shapes[1]!, shapes[0]!]] as const) {
       qs.push({ task: 'vqa-position', question: `Is the ${a.color} ${a.shape} to the left or right of the ${b.color} ${b.shape}?`, answer: a.cx < b.cx ? 'left' : 'right' });
@@ -79,8 +77,14 @@ function shapeQuestions(shapes: readonly PlacedShape[], split: Split, rng: Rng):
   return qs;
 }
 
+/** vqa-count's question about every kind of shape present, in order of first appearance. */
+export function countQuestions(shapes: readonly PlacedShape[]): SceneQuestion[] {
+  return [...new Set(shapes.map((s) => s.shape))].map((kind) =>
+    ({ task: 'vqa-count', question: `How many ${kind}s are there?`, answer: String(shapes.filter((s) => s.shape === kind).length) }));
+}
+
 /** No two objects share a (color, shape) pair: each can be named by its pair. */
-function distinctPairs(shapes: readonly PlacedShape[]): boolean {
+export function distinctPairs(shapes: readonly PlacedShape[]): boolean {
   return shapes.every((s, i) => shapes.every((t, j) => i === j || !samePair(s, t)));
 }
 

@@ -16,7 +16,7 @@ import { initTessera, saveTessera } from '../../models/tessera/checkpoint.ts';
 import { tesseraConfigFromSizes } from '../../models/tessera/config.ts';
 import { TesseraProcessor } from '../../models/tessera/processor.ts';
 import { Rng } from '../../data/synthetic/prng.ts';
-import { barValueQuestions, groundQuestions, sceneQuestions } from '../../data/synthetic/questions.ts';
+import { barValueQuestions, distinctPairs, groundQuestions, sceneQuestions } from '../../data/synthetic/questions.ts';
 import type { Scene } from '../../data/synthetic/sample.ts';
 import { IMAGE_SIZE } from '../../data/synthetic/layout.ts';
 import { IMAGE_SHAPE_TASKS, SOUND_TASKS, type Recipe } from './recipe.ts';
@@ -129,24 +129,29 @@ export function withMoreQuestions(records: readonly Json[], metas: readonly Json
 }
 
 /**
+ * One single-exchange record per question that `ask` finds in a record's scene, about the record's image
+ * (ids `{prefix}-{record id}-{i}`): the data of the where, bars and boxes stages.
+ */
+function askEach(records: readonly Json[], metas: readonly Json[], prefix: string, ask: (scene: Scene) => readonly { task: string; question: string; answer: string }[]): Json[] {
+  const scenes = new Map(metas.map((m) => [m.id, m.scene as Scene]));
+  return records.flatMap((x) => {
+    const scene = scenes.get(x.id);
+    if (typeof x.image !== 'string' || !scene) return [];
+    return ask(scene).map((q, i) => ({
+      id: `${prefix}-${String(x.id)}-${i}`, task: q.task, image: x.image,
+      conversations: [{ from: 'human', value: `<image>\n${q.question}` }, { from: 'gpt', value: q.answer }],
+    }));
+  });
+}
+
+/**
  * "Is the {color} {shape} in the left or right half?" about every object of every training image that holds two or
  * more objects of distinct (color, shape) pairs, answered from the object's centre. Naming one object among others
  * and reading where it is: the skill vqa-position and ground need, which the mix alone did not teach (DEVELOPERS.md).
  */
 export function whereQuestions(records: readonly Json[], metas: readonly Json[]): Json[] {
-  const scenes = new Map(metas.map((m) => [m.id, m.scene as Scene]));
-  return records.flatMap((x) => {
-    const scene = scenes.get(x.id);
-    if (typeof x.image !== 'string' || scene?.kind !== 'shapes' || scene.shapes.length < 2) return [];
-    if (new Set(scene.shapes.map((o) => `${o.color} ${o.shape}`)).size !== scene.shapes.length) return [];
-    return scene.shapes.map((o, i) => ({
-      id: `where-${String(x.id)}-${i}`, task: 'where', image: x.image,
-      conversations: [
-        { from: 'human', value: `<image>\nIs the ${o.color} ${o.shape} in the left or right half?` },
-        { from: 'gpt', value: o.cx < IMAGE_SIZE / 2 ? 'left' : 'right' },
-      ],
-    }));
-  });
+  return askEach(records, metas, 'where', (scene) => scene.kind !== 'shapes' || scene.shapes.length < 2 || !distinctPairs(scene.shapes) ? []
+    : scene.shapes.map((o) => ({ task: 'where', question: `Is the ${o.color} ${o.shape} in the left or right half?`, answer: o.cx < IMAGE_SIZE / 2 ? 'left' : 'right' })));
 }
 
 /**
@@ -154,15 +159,7 @@ export function whereQuestions(records: readonly Json[], metas: readonly Json[])
  * images), one question a record, as task chart-value: the bars stage's data (presets.ts).
  */
 export function barQuestions(records: readonly Json[], metas: readonly Json[]): Json[] {
-  const scenes = new Map(metas.map((m) => [m.id, m.scene as Scene]));
-  return records.flatMap((x) => {
-    const scene = scenes.get(x.id);
-    if (typeof x.image !== 'string' || scene?.kind !== 'chart') return [];
-    return barValueQuestions(scene).map((q, i) => ({
-      id: `bars-${String(x.id)}-${i}`, task: q.task, image: x.image,
-      conversations: [{ from: 'human', value: `<image>\n${q.question}` }, { from: 'gpt', value: q.answer }],
-    }));
-  });
+  return askEach(records, metas, 'bars', (scene) => scene.kind === 'chart' ? barValueQuestions(scene) : []);
 }
 
 /**
@@ -170,15 +167,7 @@ export function barQuestions(records: readonly Json[], metas: readonly Json[]): 
  * distinct (color, shape) pairs, one question a record, as task ground: the boxes stage's data (presets.ts).
  */
 export function boxQuestions(records: readonly Json[], metas: readonly Json[]): Json[] {
-  const scenes = new Map(metas.map((m) => [m.id, m.scene as Scene]));
-  return records.flatMap((x) => {
-    const scene = scenes.get(x.id);
-    if (typeof x.image !== 'string' || scene?.kind !== 'shapes') return [];
-    return groundQuestions(scene.shapes).map((q, i) => ({
-      id: `box-${String(x.id)}-${i}`, task: q.task, image: x.image,
-      conversations: [{ from: 'human', value: `<image>\n${q.question}` }, { from: 'gpt', value: q.answer }],
-    }));
-  });
+  return askEach(records, metas, 'box', (scene) => scene.kind === 'shapes' ? groundQuestions(scene.shapes) : []);
 }
 
 /** A record's text as the chat template frames it, markers and tool-call JSON included (tokenizer training). */
