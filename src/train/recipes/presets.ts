@@ -164,11 +164,12 @@ export const recipes: Readonly<Record<string, Recipe>> = {
     saveDtype: 'float32',
   },
   // Measured on 2 cores (blas), the run that made models/tessera-demo (session 22: `train --recipe demo` from nothing
-  // on an AMD EPYC VM with OpenBLAS): data 9.9 min (the training speech 7.8 of it), text 400 × 0.19 s, vision 3000 × 0.19 s (fresh
-  // images drawn every step), audio 3000 × 0.12 s, align 200 × 0.08 s, where 1500 × 0.36 s at batch 32, bars 2000 ×
-  // 0.34 s at batch 32, boxes 1500 × 0.40 s at batch 32, easy 500 × 0.12 s, instruct 5200 × 0.19 s (~3 answers a
-  // record), dpo 60 × 0.37 s, eval 1.1 min: 86.1 min, under 90 (the Intel VM with MKL: 86.2, data 5.4 min, training
-  // slower); ~10.5 of them are the stages reading and encoding their records. The where stage's batch of 32: at
+  // on an AMD EPYC VM with OpenBLAS): data 9.9 min (a Python install shared the cores at first; alone, speech takes
+  // ~100 s per 1,500 records), text 400 × 0.19 s, vision 3000 × 0.19 s (fresh images drawn every step), audio 3000 ×
+  // 0.12 s, align 200 × 0.08 s, where 1500 × 0.36 s at batch 32, bars 2000 × 0.34 s at batch 32, boxes 1500 × 0.40 s
+  // at batch 32, easy 500 × 0.12 s, instruct 5200 × 0.19 s (~3 answers a record), dpo 60 × 0.37 s, eval 1.1 min:
+  // 86.1 min, under 90 (the Intel VM with MKL: 86.2, data 5.4 min, vision and audio steps slower); ~10.5 of the
+  // minutes are the stages reading and encoding their records. The where stage's batch of 32: at
   // batch 8 (3,000 steps) it left the plateau in session 14's run but in only one of four draws from session 17's
   // align model; 1,500 steps at batch 32 left it in all four, and in this run.
   demo: {
