@@ -4,9 +4,15 @@
 // folder), and loadJsonl hands it two of every three windows of records: the samples are those the main thread would
 // make — same code, same processor files — and come back with their media buffers transferred, not copied.
 //
+// One worker serves every stage of a process (a recipe runs a dozen): each stage sends its spec, the worker loads
+// that model folder's processor, and its media cache (media-cache.ts) outlives the stage, as this thread's does —
+// a record's window goes to the same thread in every stage, so each thread meets its own files again. The worker
+// does not keep the process alive while it waits for work.
+//
 // The worker bootstraps through encode-worker.mjs (TypeScript through tsx's loader, as bin/tessera.mjs does).
 
 import { Worker } from 'node:worker_threads';
+import { MediaCache } from '../models/tessera/media-cache.ts';
 import type { EncodedSample, TesseraProcessor } from '../models/tessera/processor.ts';
 import { preferenceRecords } from './dataset.ts';
 import type { PreferencePair } from './dpo.ts';
@@ -18,9 +24,12 @@ export interface EncodeSpec {
   readonly maxLength: number;
 }
 
+/** Decoded images and clips kept by this thread for the stages after (each thread has its own). */
+export const trainingMedia = new MediaCache(2 * 1024 ** 3);
+
 /** The record encoder of a spec: the one the main thread uses too, so both threads encode alike. */
-export function specEncoder(processor: TesseraProcessor, spec: EncodeSpec): (record: unknown, baseDir: string) => Promise<EncodedSample | PreferencePair<EncodedSample>> {
-  const opts = { maxLength: spec.maxLength };
+export function specEncoder(processor: TesseraProcessor, spec: EncodeSpec, media: MediaCache | null = trainingMedia): (record: unknown, baseDir: string) => Promise<EncodedSample | PreferencePair<EncodedSample>> {
+  const opts = { maxLength: spec.maxLength, media: media ?? undefined };
   if (spec.kind === 'conversation') return (r, dir) => processor.encodeRecord(r, dir, opts);
   return async (r, dir) => {
     const p = preferenceRecords(r);
@@ -34,55 +43,78 @@ interface Reply {
   error?: string;
 }
 
-export class EncodeThread<S> {
+/** The process's encoding worker, started by the first stage that wants one and kept for the next. */
+class SharedWorker {
   private nextId = 0;
-  private readonly pending = new Map<number, { resolve: (v: S) => void; reject: (e: Error) => void }>();
-  private failure: Error | null = null;
+  private readonly pending = new Map<number, { resolve: (v: unknown) => void; reject: (e: Error) => void }>();
+  failure: Error | null = null;
 
-  private constructor(private readonly worker: Worker) {
+  constructor(readonly worker: Worker) {
+    worker.unref();
     worker.on('message', (m: Reply) => {
       const p = this.pending.get(m.id);
       if (!p) return;
       this.pending.delete(m.id);
+      if (!this.pending.size) worker.unref();
       if (m.error !== undefined) p.reject(new Error(m.error));
-      else p.resolve(m.value as S);
+      else p.resolve(m.value);
     });
     const fail = (e: Error) => {
       this.failure = new Error(`the encoding thread stopped: ${e.message}`);
       for (const p of this.pending.values()) p.reject(this.failure);
       this.pending.clear();
+      if (shared === this) shared = null;
     };
     worker.on('error', fail);
-    worker.on('exit', (code) => { if (code !== 0) fail(new Error(`exit code ${code}`)); });
+    worker.on('exit', (code) => fail(new Error(`exit code ${code}`)));
   }
 
-  /** A worker ready to encode per `spec`; its processor is loaded before this resolves (errors reject it). */
-  static async start<S>(spec: EncodeSpec): Promise<EncodeThread<S>> {
-    const worker = new Worker(new URL('./encode-worker.mjs', import.meta.url), { workerData: spec });
-    await new Promise<void>((resolve, reject) => {
-      const onError = (e: Error) => reject(new Error(`the encoding thread did not start: ${e.message}`));
-      worker.once('error', onError);
-      worker.once('message', (m: { ready?: boolean }) => {
-        worker.off('error', onError);
-        if (m.ready) resolve(); else reject(new Error('the encoding thread did not start'));
-      });
+  /** Sends one request; the process stays alive while any is unanswered. */
+  request(message: Record<string, unknown>): Promise<unknown> {
+    if (this.failure) return Promise.reject(this.failure);
+    const id = this.nextId++;
+    return new Promise((resolve, reject) => {
+      this.pending.set(id, { resolve, reject });
+      this.worker.ref();
+      this.worker.postMessage({ ...message, id });
     });
-    return new EncodeThread<S>(worker);
+  }
+}
+
+let shared: SharedWorker | null = null;
+
+export class EncodeThread<S> {
+  private constructor(private readonly w: SharedWorker, private readonly key: string) {}
+
+  /** The worker set up to encode per `spec`; its processor is loaded before this resolves (errors reject it). */
+  static async start<S>(spec: EncodeSpec): Promise<EncodeThread<S>> {
+    if (!shared) {
+      const w = new SharedWorker(new Worker(new URL('./encode-worker.mjs', import.meta.url)));
+      shared = w;
+    }
+    const w = shared;
+    try {
+      await w.request({ spec, key: JSON.stringify(spec) });
+    } catch (e) {
+      throw new Error(`the encoding thread did not start: ${(e as Error).message}`);
+    }
+    return new EncodeThread<S>(w, JSON.stringify(spec));
+  }
+
+  /** Stops the shared worker (it would otherwise wait, unreferenced, for the next stage). */
+  static async stop(): Promise<void> {
+    const w = shared;
+    shared = null;
+    await w?.worker.terminate();
   }
 
   /** Encodes one parsed record in the worker; rejects with the encoder's own error message. */
   encode(record: unknown, baseDir: string): Promise<S> {
-    if (this.failure) return Promise.reject(this.failure);
-    const id = this.nextId++;
-    return new Promise<S>((resolve, reject) => {
-      this.pending.set(id, { resolve, reject });
-      this.worker.postMessage({ id, record, baseDir });
-    });
+    return this.w.request({ key: this.key, record, baseDir }) as Promise<S>;
   }
 
-  async close(): Promise<void> {
-    await this.worker.terminate();
-  }
+  /** The stage is done with the worker; it stays for the next. */
+  async close(): Promise<void> {}
 }
 
 /** The ArrayBuffers of every typed array inside `v` (to transfer them rather than copy). */

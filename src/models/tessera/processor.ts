@@ -19,6 +19,7 @@ import { WhisperFeatureExtractor } from '../audio/mel.ts';
 import { decodeImage, type RgbImage } from '../vision/preprocess/decode.ts';
 import { SiglipImageProcessor } from '../vision/preprocess/processors.ts';
 import type { TesseraConfig } from './config.ts';
+import type { MediaCache } from './media-cache.ts';
 import { audioTokenCount, type Chunk, type TesseraBatch } from './model.ts';
 import { parseMediaRecord, recordMessages, renderSegments, type Segment } from './record.ts';
 
@@ -141,11 +142,11 @@ export class TesseraProcessor {
   }
 
   /** One image (a path or decoded) → [3, H, W] at the tower's size. */
-  async imagePixels(image: string | RgbImage, where: string): Promise<Float32Array> {
+  async imagePixels(image: string | RgbImage, where: string, cache?: MediaCache): Promise<Float32Array> {
     if (!this.imageProcessor) throw new Error(`${where}: this model takes no images`);
     let img: RgbImage;
     try {
-      img = typeof image === 'string' ? await decodeImage(image) : image;
+      img = typeof image !== 'string' ? image : cache ? await cache.image(image, () => decodeImage(image)) : await decodeImage(image);
     } catch (e) {
       throw new Error(`${where}: ${(e as Error).message}`);
     }
@@ -153,9 +154,10 @@ export class TesseraProcessor {
   }
 
   /** One audio (a path or 16 kHz samples) → mel features [M, F] and its valid frames. */
-  async audioFeatures(audio: string | Float32Array, where: string): Promise<{ features: Float32Array; length: number }> {
+  async audioFeatures(audio: string | Float32Array, where: string, cache?: MediaCache): Promise<{ features: Float32Array; length: number }> {
     const fe = this.featureExtractor;
     if (!fe) throw new Error(`${where}: this model takes no audio`);
+    if (cache && typeof audio === 'string') return cache.audioFeatures(audio, JSON.stringify(fe.config), () => this.audioFeatures(audio, where));
     let samples: Float32Array;
     try {
       samples = typeof audio === 'string' ? (await loadAudio(audio, fe.config.samplingRate)).samples : audio;
@@ -197,11 +199,12 @@ export class TesseraProcessor {
    * One JSONL record (paths relative to `baseDir`) → ids, labels on assistant tokens only, media.
    * Errors name the record id and the problem (bad media file, marker/media mismatch, too long).
    */
-  async encodeRecord(record: unknown, baseDir: string, opts: { maxLength: number }): Promise<EncodedSample> {
+  /** A JSONL record → a sample; `opts.media` keeps decoded files for later records (training, media-cache.ts). */
+  async encodeRecord(record: unknown, baseDir: string, opts: { maxLength: number; media?: MediaCache | undefined }): Promise<EncodedSample> {
     const r = parseMediaRecord(record);
     const where = `record ${r.id}`;
-    const pixelValues = await Promise.all(r.images.map((p) => this.imagePixels(resolve(baseDir, p), `${where}: image ${p}`)));
-    const audios = await Promise.all(r.audios.map((p) => this.audioFeatures(resolve(baseDir, p), `${where}: audio ${p}`)));
+    const pixelValues = await Promise.all(r.images.map((p) => this.imagePixels(resolve(baseDir, p), `${where}: image ${p}`, opts.media)));
+    const audios = await Promise.all(r.audios.map((p) => this.audioFeatures(resolve(baseDir, p), `${where}: audio ${p}`, opts.media)));
     const segments = renderSegments(this.files.chatTemplate, recordMessages(r.conversations), where);
     const { inputIds, labels } = this.expand(segments, pixelValues.length, audios.map((a) => a.length), where);
     if (inputIds.length > opts.maxLength) throw new Error(`${where}: ${inputIds.length} tokens exceed the length limit of ${opts.maxLength}`);

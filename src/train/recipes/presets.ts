@@ -35,7 +35,7 @@ const tinyModel: RecipeModel = {
 
 /** Step counts and batch sizes of one stage sequence; everything else is shared by quick and demo. */
 interface Schedule {
-  text: number; vision: number; audio: number; align: number; where: number; bars: number; boxes: number; easy: number; instruct: number; dpo: number;
+  text: number; vision: number; audio: number; align: number; where: number; bars: number; boxes: number; easy: number; instruct: number; refresh: number; dpo: number;
   batch: number; checkpointEvery: number;
   /** batch of the where, bars and boxes stages: their phase changes are noise-bound (DEVELOPERS.md) */
   whereBatch: number;
@@ -57,6 +57,10 @@ const whereWeight = 3;
 
 function stages(s: Schedule): StageInput[] {
   const common = { checkpointEvery: s.checkpointEvery, keepLast: 1, seed: 0 } as const;
+  // each record asked up to 3 more questions about its own media after its own (prepare.ts): 34.1% held-out
+  // vs 30.6% for the single-question records, in 682 s vs 554 s of training from the same start (DEVELOPERS.md)
+  const instructMix = [...taskMix(instructWeights, (t) => `train/mq-task-${t}.jsonl`), { path: 'train/multiturn.jsonl', weight: 1 },
+    { path: 'train/where.jsonl', weight: whereWeight }];
   return [
     {
       name: 'pretrain-text', kind: 'pretrain-text', trainable: ['llm'], lr: { llm: 3e-3 }, data: [{ path: 'text/train.jsonl', weight: 1 }],
@@ -125,11 +129,17 @@ function stages(s: Schedule): StageInput[] {
       // records as 600 steps training it (DEVELOPERS.md); the audio encoder keeps training
       name: 'instruct', kind: 'instruct', trainable: ['audio', 'visionProjector', 'audioProjector', 'llm'],
       lr: { audio: s.instructLr, visionProjector: s.instructLr, audioProjector: s.instructLr, llm: s.instructLr },
-      // each record asked up to 3 more questions about its own media after its own (prepare.ts): 34.1% held-out
-      // vs 30.6% for the single-question records, in 682 s vs 554 s of training from the same start (DEVELOPERS.md)
-      data: [...taskMix(instructWeights, (t) => `train/mq-task-${t}.jsonl`), { path: 'train/multiturn.jsonl', weight: 1 },
-        { path: 'train/where.jsonl', weight: whereWeight }],
+      data: instructMix,
       steps: s.instruct, batchSize: s.batch, maxLength: 384, warmup: Math.ceil(s.instruct / 25), minLrRatio: 0.05, ...common,
+    },
+    {
+      // a short pass at a fifth of the lr over the mix with the box and bar questions added (~40% of the records),
+      // from the instruct model: meant to bring back the stages' skills the mix wears down, it did not (held-out
+      // boxes 17 -> 15%, bars 23 -> 25%), but as an anneal of the mix's end it took the paired held-out score
+      // 54.4 -> 55.6% (z 1.8; tool 6 -> 14%, chart-value 23 -> 28%; DEVELOPERS.md, session 22)
+      name: 'refresh', kind: 'instruct', trainable: ['visionProjector', 'llm'], lr: { visionProjector: 1e-4, llm: 1e-4 },
+      data: [...instructMix, { path: 'train/boxes.jsonl', weight: 8 }, { path: 'train/bars.jsonl', weight: 8 }],
+      steps: s.refresh, batchSize: 16, maxLength: 384, warmup: Math.ceil(s.refresh / 20), minLrRatio: 0.1, ...common,
     },
     {
       // The preference loss stays at 0.69 (reward accuracy ~50%): the policy cannot yet tell the chosen answer
@@ -150,8 +160,8 @@ export const recipes: Readonly<Record<string, Recipe>> = {
     data: { train: perTask(3), heldout: 2, textLines: 60, multiturn: 4, moreQuestions: 3, prefsPerTask: 3, trainSeed: 1, heldoutSeed: 1001 },
     tokenizer: { vocabSize: 400, minFrequency: 2, spellCapitals: true },
     model: tinyModel,
-    stages: stages({ text: 2, vision: 2, audio: 2, align: 2, where: 2, bars: 2, boxes: 2, whereBatch: 4, easy: 2, instruct: 3, dpo: 2, batch: 4, checkpointEvery: 2, instructLr: 1e-3 }).map((s) => ({ ...s, batchSize: 4 })),
-    eval: { perTask: 1, baseline: true, maxNewTokens: 12, compareStage: 'instruct', trainPerTask: 1 },
+    stages: stages({ text: 2, vision: 2, audio: 2, align: 2, where: 2, bars: 2, boxes: 2, whereBatch: 4, easy: 2, instruct: 3, refresh: 2, dpo: 2, batch: 4, checkpointEvery: 2, instructLr: 1e-3 }).map((s) => ({ ...s, batchSize: 4 })),
+    eval: { perTask: 1, baseline: true, maxNewTokens: 12, compareStage: 'refresh', trainPerTask: 1 },
     saveDtype: 'float32',
   },
   quick: {
@@ -159,8 +169,8 @@ export const recipes: Readonly<Record<string, Recipe>> = {
     data: { train: perTask(100), heldout: 10, textLines: 3000, multiturn: 60, moreQuestions: 3, prefsPerTask: 20, trainSeed: 1, heldoutSeed: 1001 },
     tokenizer: { vocabSize: 1024, minFrequency: 2, spellCapitals: true },
     model: demoModel,
-    stages: stages({ text: 40, vision: 80, audio: 10, align: 40, where: 25, bars: 25, boxes: 25, whereBatch: 32, easy: 400, instruct: 240, dpo: 6, batch: 8, checkpointEvery: 40, instructLr: 5e-4 }),
-    eval: { perTask: 10, baseline: true, maxNewTokens: 32, compareStage: 'instruct', trainPerTask: 10 },
+    stages: stages({ text: 40, vision: 80, audio: 10, align: 40, where: 25, bars: 25, boxes: 25, whereBatch: 32, easy: 400, instruct: 240, refresh: 20, dpo: 6, batch: 8, checkpointEvery: 40, instructLr: 5e-4 }),
+    eval: { perTask: 10, baseline: true, maxNewTokens: 32, compareStage: 'refresh', trainPerTask: 10 },
     saveDtype: 'float32',
   },
   // Measured on 2 cores (blas), the run that made models/tessera-demo (session 22: `train --recipe demo` from nothing
@@ -177,8 +187,8 @@ export const recipes: Readonly<Record<string, Recipe>> = {
     data: { train: perTask(1500, { tool: 1000, 'cross-count': 1200 }), heldout: 100, textLines: 30000, multiturn: 800, moreQuestions: 3, prefsPerTask: 300, trainSeed: 1, heldoutSeed: 1001 },
     tokenizer: { vocabSize: 1024, minFrequency: 2, spellCapitals: true },
     model: demoModel,
-    stages: stages({ text: 400, vision: 3000, audio: 3000, align: 200, where: 1500, bars: 2000, boxes: 1500, whereBatch: 32, easy: 500, instruct: 5200, dpo: 60, batch: 8, checkpointEvery: 50, instructLr: 5e-4 }),
-    eval: { perTask: 50, baseline: true, maxNewTokens: 32, compareStage: 'instruct', trainPerTask: 25 },
+    stages: stages({ text: 400, vision: 3000, audio: 3000, align: 200, where: 1500, bars: 2000, boxes: 1500, whereBatch: 32, easy: 500, instruct: 5200, refresh: 300, dpo: 60, batch: 8, checkpointEvery: 50, instructLr: 5e-4 }),
+    eval: { perTask: 50, baseline: true, maxNewTokens: 32, compareStage: 'refresh', trainPerTask: 25 },
     saveDtype: 'float32',
   },
 };

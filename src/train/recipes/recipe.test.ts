@@ -45,12 +45,12 @@ test('the smoke recipe runs every stage, saves a loadable model and scores it on
     const e = JSON.parse(readFileSync(join(out, 'eval.json'), 'utf8')) as RecipeEval;
     assert.deepEqual(e.final.tasks.map((t) => t.task), [...ALL_TASKS], 'every task of the card is scored');
     assert.ok(e.final.tasks.every((t) => t.count === 1 && t.baseline !== null));
-    assert.equal(e.compare?.stage, 'instruct');
+    assert.equal(e.compare?.stage, 'refresh');
     // and on its own training records, one per task, without the blank-media pass
     assert.deepEqual(e.train?.tasks.map((t) => t.task), [...ALL_TASKS]);
     assert.ok(e.train!.tasks.every((t) => t.count === 1 && t.baseline === null));
     assert.ok(e.timings.some((t) => t.stage === 'instruct' && t.steps === 3 && t.secondsPerStep > 0));
-    assert.match(readFileSync(join(out, 'report.md'), 'utf8'), /\| task \| count \| accuracy \| chance \| no-media \| instruct \| train records \|\n\|---\|---\|---\|---\|---\|---\|---\|\n\| caption \| 1 \|/);
+    assert.match(readFileSync(join(out, 'report.md'), 'utf8'), /\| task \| count \| accuracy \| chance \| no-media \| refresh \| train records \|\n\|---\|---\|---\|---\|---\|---\|---\|\n\| caption \| 1 \|/);
     assert.match(readFileSync(join(out, 'report.md'), 'utf8'), /\| vqa-exist \| 1 \|/);
     assert.ok(existsSync(join(dir, 'shipped/model.safetensors')) && existsSync(join(dir, 'shipped/eval.json')));
 
