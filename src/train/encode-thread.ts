@@ -108,6 +108,11 @@ export class EncodeThread<S> {
     await w?.worker.terminate();
   }
 
+  /** The worker's thread id (the same for every stage of a process while the worker lives). */
+  get threadId(): number {
+    return this.w.worker.threadId;
+  }
+
   /** Encodes one parsed record in the worker; rejects with the encoder's own error message. */
   encode(record: unknown, baseDir: string): Promise<S> {
     return this.w.request({ key: this.key, record, baseDir }) as Promise<S>;

@@ -26,7 +26,7 @@ const CRC_TABLE = (() => {
   return t;
 })();
 
-function crc32(b: Uint8Array, from: number, to: number): number {
+export function crc32(b: Uint8Array, from: number, to: number): number {
   let c = 0xffffffff;
   for (let i = from; i < to; i++) c = CRC_TABLE[(c ^ b[i]!) & 0xff]! ^ (c >>> 8);
   return (c ^ 0xffffffff) >>> 0;
