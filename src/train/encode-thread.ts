@@ -88,10 +88,7 @@ export class EncodeThread<S> {
 
   /** The worker set up to encode per `spec`; its processor is loaded before this resolves (errors reject it). */
   static async start<S>(spec: EncodeSpec): Promise<EncodeThread<S>> {
-    if (!shared) {
-      const w = new SharedWorker(new Worker(new URL('./encode-worker.mjs', import.meta.url)));
-      shared = w;
-    }
+    shared ??= new SharedWorker(new Worker(new URL('./encode-worker.mjs', import.meta.url)));
     const w = shared;
     try {
       await w.request({ spec, key: JSON.stringify(spec) });
@@ -99,13 +96,6 @@ export class EncodeThread<S> {
       throw new Error(`the encoding thread did not start: ${(e as Error).message}`);
     }
     return new EncodeThread<S>(w, JSON.stringify(spec));
-  }
-
-  /** Stops the shared worker (it would otherwise wait, unreferenced, for the next stage). */
-  static async stop(): Promise<void> {
-    const w = shared;
-    shared = null;
-    await w?.worker.terminate();
   }
 
   /** The worker's thread id (the same for every stage of a process while the worker lives). */
