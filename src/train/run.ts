@@ -81,9 +81,13 @@ export async function runStage(o: RunStageOptions): Promise<RunStageResult> {
         log(`stage ${stage.name}: encoding on one thread (${(e as Error).message})`);
       }
     }
-    const helper = thread ? (r: unknown, dir: string) => thread.encode(r, dir) : undefined;
+    // samples that read one image file share its pixels from the start: PackedSamples keeps them once, and until
+    // then the copies would be every record's (the demo's refresh stage: ~14 GB for 77.5k records of ~17k images)
+    const seen = new Map<string, Float32Array>();
+    const shared = (e: RecordEncoder<S>): RecordEncoder<S> => async (r, dir) => sharePixels(await e(r, dir), seen);
+    const helper = thread ? shared((r: unknown, dir: string) => thread.encode(r, dir)) : undefined;
     try {
-      return await readSources(encode, how.post ?? ((x) => x), how.keep ?? ((x) => x), how.generated, helper);
+      return await readSources(spec ? shared(encode) : encode, how.post ?? ((x) => x), how.keep ?? ((x) => x), how.generated, helper);
     } finally {
       await thread?.close();
     }
@@ -190,6 +194,22 @@ export async function runStage(o: RunStageOptions): Promise<RunStageResult> {
   saveTessera(modelDir, model, processor);
   log(`${stage.name}: model saved to ${modelDir}`);
   return { ...result, modelDir, encodeThreads };
+}
+
+/** `v` (a sample or a preference pair) with each image read from a file replaced by the first pixels seen for it. */
+export function sharePixels<S>(v: S, seen: Map<string, Float32Array>): S {
+  const one = (s: Partial<EncodedSample> | undefined) => {
+    s?.imageFiles?.forEach((f, k) => {
+      const kept = seen.get(f);
+      if (kept) s.pixelValues![k] = kept;
+      else seen.set(f, s.pixelValues![k]!);
+    });
+  };
+  const x = v as Partial<EncodedSample> & Partial<PreferencePair<EncodedSample>>;
+  one(x);
+  one(x.chosen);
+  one(x.rejected);
+  return v;
 }
 
 /** The vision tower's patch grid side (image size / patch size), 0 without a vision tower. */

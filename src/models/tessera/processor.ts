@@ -34,6 +34,8 @@ export interface EncodedSample {
   readonly audioFeatures: Float32Array[];
   /** Valid mel frames of each audio. */
   readonly audioLengths: number[];
+  /** The file each image was read from, when they were: samples naming one file share its pixels once packed. */
+  readonly imageFiles?: readonly string[];
 }
 
 /** What a processor is made of, as the JSON of its files. */
@@ -203,12 +205,14 @@ export class TesseraProcessor {
   async encodeRecord(record: unknown, baseDir: string, opts: { maxLength: number; media?: MediaCache | undefined }): Promise<EncodedSample> {
     const r = parseMediaRecord(record);
     const where = `record ${r.id}`;
-    const pixelValues = await Promise.all(r.images.map((p) => this.imagePixels(resolve(baseDir, p), `${where}: image ${p}`, opts.media)));
+    const imageFiles = r.images.map((p) => resolve(baseDir, p));
+    const pixelValues = await Promise.all(r.images.map((p, i) => this.imagePixels(imageFiles[i]!, `${where}: image ${p}`, opts.media)));
     const audios = await Promise.all(r.audios.map((p) => this.audioFeatures(resolve(baseDir, p), `${where}: audio ${p}`, opts.media)));
     const segments = renderSegments(this.files.chatTemplate, recordMessages(r.conversations), where);
     const { inputIds, labels } = this.expand(segments, pixelValues.length, audios.map((a) => a.length), where);
     if (inputIds.length > opts.maxLength) throw new Error(`${where}: ${inputIds.length} tokens exceed the length limit of ${opts.maxLength}`);
-    return { id: r.id, inputIds, labels, pixelValues, audioFeatures: audios.map((a) => a.features), audioLengths: audios.map((a) => a.length) };
+    return { id: r.id, inputIds, labels, pixelValues, audioFeatures: audios.map((a) => a.features), audioLengths: audios.map((a) => a.length),
+      ...(imageFiles.length ? { imageFiles } : {}) };
   }
 
   /** Chat messages (content strings with markers, or parts) + their media → a prompt ending in an open assistant turn. */
