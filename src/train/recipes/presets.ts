@@ -173,13 +173,14 @@ export const recipes: Readonly<Record<string, Recipe>> = {
     eval: { perTask: 10, baseline: true, maxNewTokens: 32, compareStage: 'refresh', trainPerTask: 10 },
     saveDtype: 'float32',
   },
-  // Measured on 2 cores (blas), the run that made models/tessera-demo (session 22: `train --recipe demo` from nothing
-  // on an AMD EPYC VM with OpenBLAS): data 9.9 min (a Python install shared the cores at first; alone, speech takes
-  // ~100 s per 1,500 records), text 400 × 0.19 s, vision 3000 × 0.19 s (fresh images drawn every step), audio 3000 ×
-  // 0.12 s, align 200 × 0.08 s, where 1500 × 0.36 s at batch 32, bars 2000 × 0.34 s at batch 32, boxes 1500 × 0.40 s
-  // at batch 32, easy 500 × 0.12 s, instruct 5200 × 0.19 s (~3 answers a record), dpo 60 × 0.37 s, eval 1.1 min:
-  // 86.1 min, under 90 (the Intel VM with MKL: 86.2, data 5.4 min, vision and audio steps slower); ~10.5 of the
-  // minutes are the stages reading and encoding their records. The where stage's batch of 32: at
+  // Measured on 2 cores (blas), the run that made models/tessera-demo (session 23: `train --recipe demo` from nothing
+  // on an AMD EPYC VM with OpenBLAS): data 9.5 min (speech through espeak-ng and sox: ~110 ms a clip), text 400 ×
+  // 0.18 s, vision 3000 × 0.18 s (fresh images drawn every step), audio 3000 × 0.12 s, align 200 × 0.09 s, where
+  // 1500 × 0.35 s at batch 32, bars 2000 × 0.37 s at batch 32, boxes 1500 × 0.40 s at batch 32, easy 500 × 0.15 s,
+  // instruct 5200 × 0.20 s (~3 answers a record), refresh 300 × 0.34 s at batch 16, dpo 60 × 0.43 s, eval 1.1 min:
+  // 89.9 min, at the 90. The stages' time beyond their steps (reading and encoding records, checkpoints) was 10.5
+  // min: boxes 140 s, refresh 136 s, instruct 119 s; 8.2 min for the stages before refresh, 10.5 in session 22's run
+  // before decoded media were kept between stages (media-cache.ts). The where stage's batch of 32: at
   // batch 8 (3,000 steps) it left the plateau in session 14's run but in only one of four draws from session 17's
   // align model; 1,500 steps at batch 32 left it in all four, and in this run.
   demo: {
