@@ -7,16 +7,8 @@ import { test } from 'node:test';
 import { deflateSync } from 'node:zlib';
 import sharp from 'sharp';
 import { decodeImage } from './decode.ts';
-import { crc32, decodeSimplePng } from './png.ts';
-
-function chunk(type: string, data: Uint8Array): Buffer {
-  const out = Buffer.alloc(12 + data.length);
-  out.writeUInt32BE(data.length, 0);
-  out.write(type, 4, 'latin1');
-  out.set(data, 8);
-  out.writeUInt32BE(crc32(out, 4, 8 + data.length), 8 + data.length);
-  return out;
-}
+import { chunk } from '../../../data/synthetic/png.ts';
+import { decodeSimplePng } from './png.ts';
 
 /** A PNG of `px` (rows of `channels` samples), row y filtered with filters[y % filters.length]. */
 function encodePng(o: { width: number; height: number; colorType: number; channels: number; px: Uint8Array; filters: number[];

@@ -27,6 +27,7 @@ const CRC_TABLE = (() => {
   return t;
 })();
 
+/** CRC-32 of b[from, to) as PNG chunks carry it (also used by the synthetic data's PNG writer). */
 export function crc32(b: Uint8Array, from: number, to: number): number {
   let c = 0xffffffff;
   for (let i = from; i < to; i++) c = CRC_TABLE[(c ^ b[i]!) & 0xff]! ^ (c >>> 8);
