@@ -199,9 +199,9 @@ export class TesseraProcessor {
 
   /**
    * One JSONL record (paths relative to `baseDir`) → ids, labels on assistant tokens only, media.
-   * Errors name the record id and the problem (bad media file, marker/media mismatch, too long).
+   * Errors name the record id and the problem (bad media file, marker/media mismatch, too long). `opts.media` keeps
+   * decoded files for later records (training: media-cache.ts).
    */
-  /** A JSONL record → a sample; `opts.media` keeps decoded files for later records (training, media-cache.ts). */
   async encodeRecord(record: unknown, baseDir: string, opts: { maxLength: number; media?: MediaCache | undefined }): Promise<EncodedSample> {
     const r = parseMediaRecord(record);
     const where = `record ${r.id}`;
