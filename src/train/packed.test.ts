@@ -21,8 +21,9 @@ test('every packed sample comes back equal, media as views of the packed storage
   samples.forEach((s, i) => assert.deepEqual(packed.at(i), s));
   assert.equal(packed.at(4), undefined);
   assert.equal(packed.at(-1), undefined);
-  // the views share one buffer
-  assert.equal(packed.at(1)!.pixelValues[1]!.buffer, packed.at(0)!.pixelValues[0]!.buffer);
+  // audio as views of one buffer, images as the arrays given
+  assert.equal(packed.at(3)!.audioFeatures[1]!.buffer, packed.at(1)!.audioFeatures[0]!.buffer);
+  assert.equal(packed.at(1)!.pixelValues[1], samples[1]!.pixelValues[1]);
 });
 
 test('samples whose media differ in size are refused, naming what differs', () => {
@@ -41,8 +42,11 @@ test('images read from one file are kept once and come back in every sample that
   const packed = PackedSamples.pack(samples);
   assert.equal(packed.distinctImages, 3); // a.png, b.png, and the image that named no file
   samples.forEach((s, i) => assert.deepEqual(packed.at(i), s));
-  assert.equal(packed.at(2)!.pixelValues[0]!.byteOffset, packed.at(0)!.pixelValues[0]!.byteOffset, 'one row for a.png');
-  assert.notEqual(packed.at(3)!.pixelValues[0]!.byteOffset, packed.at(0)!.pixelValues[0]!.byteOffset);
+  assert.equal(packed.at(2)!.pixelValues[0], packed.at(0)!.pixelValues[0], 'one array for a.png');
+  assert.notEqual(packed.at(3)!.pixelValues[0], packed.at(0)!.pixelValues[0]);
+  // one array given to several samples without file names is kept once too
+  const same = { inputIds: [1], labels: [1], pixelValues: [b!], audioFeatures: [], audioLengths: [] };
+  assert.equal(PackedSamples.pack([{ id: 'x', ...same }, { id: 'y', ...same }]).distinctImages, 1);
   assert.throws(() => PackedSamples.pack([{ ...samples[1]!, imageFiles: ['/d/b.png'] }]), /sample q2 names 1 image files for 2 images/);
 });
 

@@ -2,11 +2,13 @@
 // memory comes back through full garbage collections (wasm storage is freed when its tensor is collected), and
 // each one marks every live object: with the demo's 24.5k instruct samples as objects a full collection took
 // ~41 ms, against ~16 ms with 800 samples — about 12 ms of every instruct step. Kept flat, the samples are a
-// dozen objects; `at(i)` makes sample i again (ids and labels as arrays, media as views of the flat storage).
+// dozen objects and one array per distinct image; `at(i)` makes sample i again (ids and labels as arrays, audio as
+// views of the flat storage, images as the kept arrays).
 //
-// Samples that read the same image file (`imageFiles`) keep its pixels once: the demo's where, bar and box
-// questions ask many questions of each training image, and its refresh stage's 77.5k records hold ~17k images
-// (13.7 GB of float pixels as copies, 3.4 GB kept once).
+// Images are kept by reference, once per pixel array and once per image file (`imageFiles`): the demo's where, bar
+// and box questions ask many questions of each training image, and its refresh stage's 77.5k records hold ~17k
+// images (13.7 GB of float pixels as copies, 3.4 GB kept once). A stage's files share the arrays (run.ts
+// sharePixels), so an image several files ask about is held once for the stage.
 
 import type { EncodedSample } from '../models/tessera/processor.ts';
 import type { SampleSet } from './loop.ts';
@@ -19,12 +21,11 @@ export class PackedSamples implements SampleSet<EncodedSample> {
     private readonly ids: Int32Array, // every sample's input ids, then labels at the same offsets
     private readonly labels: Int32Array,
     private readonly tokenEnd: Int32Array, // [n]
-    private readonly pixels: Float32Array, // [distinct images, imageSize]
-    private readonly imageIndex: Int32Array, // [images of all samples] row of `pixels`
+    private readonly pixels: readonly Float32Array[], // [distinct images] each [imageSize]
+    private readonly imageIndex: Int32Array, // [images of all samples] index in `pixels`
     private readonly imageEnd: Int32Array, // [n] end of sample i's images in imageIndex
     private readonly imageFile: readonly string[], // [distinct images] the file it came from, '' if none
     private readonly withFiles: Uint8Array, // [n] 1 if sample i named its image files
-    private readonly imageSize: number,
     private readonly audio: Float32Array, // [audios, audioSize]
     private readonly audioLengths: Int32Array, // [audios]
     private readonly audioEnd: Int32Array, // [n]
@@ -39,20 +40,21 @@ export class PackedSamples implements SampleSet<EncodedSample> {
       return s;
     };
     const images = samples.flatMap((s) => s.pixelValues), audios = samples.flatMap((s) => s.audioFeatures);
-    const imageSize = size('images', images), audioSize = size('audio features', audios);
-    // one row per distinct image file (and per image not read from a file)
-    const rowOf = new Map<string, number>(), imageFile: string[] = [];
+    size('images', images);
+    const audioSize = size('audio features', audios);
+    // one entry per distinct image file, and per distinct array among images not read from a file
+    const rowOf = new Map<string | Float32Array, number>(), pixels: Float32Array[] = [], imageFile: string[] = [];
     const imageIndex = new Int32Array(images.length);
     let im = 0;
     for (const s of samples) {
       if (s.imageFiles && s.imageFiles.length !== s.pixelValues.length) throw new Error(`PackedSamples: sample ${s.id} names ${s.imageFiles.length} image files for ${s.pixelValues.length} images`);
-      s.pixelValues.forEach((_, k) => {
-        const file = s.imageFiles?.[k] ?? '';
-        let row = file ? rowOf.get(file) : undefined;
+      s.pixelValues.forEach((p, k) => {
+        const key = s.imageFiles?.[k] || p;
+        let row = rowOf.get(key);
         if (row === undefined) {
-          row = imageFile.length;
-          imageFile.push(file);
-          if (file) rowOf.set(file, row);
+          rowOf.set(key, row = pixels.length);
+          pixels.push(p);
+          imageFile.push(s.imageFiles?.[k] ?? '');
         }
         imageIndex[im++] = row;
       });
@@ -61,9 +63,8 @@ export class PackedSamples implements SampleSet<EncodedSample> {
     const withFiles = new Uint8Array(n);
     const tokens = samples.reduce((t, s) => t + s.inputIds.length, 0);
     const ids = new Int32Array(tokens), labels = new Int32Array(tokens);
-    const pixels = new Float32Array(imageFile.length * imageSize), audio = new Float32Array(audios.length * audioSize);
+    const audio = new Float32Array(audios.length * audioSize);
     const audioLengths = new Int32Array(audios.length);
-    const written = new Uint8Array(imageFile.length);
     let names = '', t = 0, au = 0;
     im = 0;
     samples.forEach((s, i) => {
@@ -74,19 +75,15 @@ export class PackedSamples implements SampleSet<EncodedSample> {
       ids.set(s.inputIds, t);
       labels.set(s.labels, t);
       tokenEnd[i] = t += s.inputIds.length;
-      for (const p of s.pixelValues) {
-        const row = imageIndex[im++]!;
-        if (!written[row]) { pixels.set(p, imageSize * row); written[row] = 1; }
-      }
-      imageEnd[i] = im;
+      imageEnd[i] = im += s.pixelValues.length;
       withFiles[i] = s.imageFiles ? 1 : 0;
       s.audioFeatures.forEach((f, k) => { audio.set(f, audioSize * au); audioLengths[au++] = s.audioLengths[k]!; });
       audioEnd[i] = au;
     });
-    return new PackedSamples(n, names, nameEnd, ids, labels, tokenEnd, pixels, imageIndex, imageEnd, imageFile, withFiles, imageSize, audio, audioLengths, audioEnd, audioSize);
+    return new PackedSamples(n, names, nameEnd, ids, labels, tokenEnd, pixels, imageIndex, imageEnd, imageFile, withFiles, audio, audioLengths, audioEnd, audioSize);
   }
 
-  /** Distinct images kept (images read from one file count once). */
+  /** Distinct images kept (images read from one file, or given as one array, count once). */
   get distinctImages(): number {
     return this.imageFile.length;
   }
@@ -102,7 +99,7 @@ export class PackedSamples implements SampleSet<EncodedSample> {
       id: this.names.slice(from(this.nameEnd), this.nameEnd[i]),
       inputIds: Array.from(this.ids.subarray(t0, t1)),
       labels: Array.from(this.labels.subarray(t0, t1)),
-      pixelValues: rows.map((r) => this.pixels.subarray(r * this.imageSize, (r + 1) * this.imageSize)),
+      pixelValues: rows.map((r) => this.pixels[r]!),
       audioFeatures: Array.from({ length: a1 - a0 }, (_, k) => this.audio.subarray((a0 + k) * size, (a0 + k + 1) * size)),
       audioLengths: Array.from(this.audioLengths.subarray(a0, a1)),
       ...(this.withFiles[i] ? { imageFiles: rows.map((r) => this.imageFile[r]!) } : {}),
