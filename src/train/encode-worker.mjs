@@ -1,6 +1,7 @@
-// The encoding thread's entry (encode-thread.ts): registers tsx's loader, then answers {id, key, spec} by loading
-// the processor of the spec's model folder (kept while that folder's processor files stay the same) with {id} or
-// {id, error}, and {id, key, record, baseDir} with {id, value} (media buffers transferred) or {id, error}.
+// The encoding thread's entry (encode-thread.ts): registers tsx's loader, then answers {id, key, spec} by setting
+// up an encoder for the spec — with the processor of its model folder, loaded once per distinct set of processor
+// files — with {id} or {id, error}, and {id, key, record, baseDir} with {id, value} (media buffers transferred) or
+// {id, error}.
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parentPort } from 'node:worker_threads';

@@ -1,7 +1,8 @@
 // Decoded media kept for the next record that names the same file. A demo stage reads tens of thousands of
 // records over a few thousand images and clips — the multi-question records, the where / bar / box questions and
 // every later stage ask about the same training images — and decoding them again (PNG inflate, normalisation,
-// WAV reading and the log-mel) was most of the ~10 minutes the demo recipe spent reading records.
+// WAV reading and the log-mel: about half the main thread's time reading the quick recipe's instruct files, the
+// chat template and tokenizer most of the rest) was repeated in every stage.
 //
 // Images are kept decoded (8-bit RGB, before resizing and normalisation: a quarter of the float pixels), audio as
 // its mel features (per feature-extractor settings). A file is known by its path, size and modification time, so
