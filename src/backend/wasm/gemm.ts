@@ -6,7 +6,7 @@
 // the rest split rows (or columns) statically.
 import { ptrOf, splitRange, type WasmRuntime } from './runtime.ts';
 
-const MR = 5; // micro-kernel rows: M splits stay on tile boundaries
+const MR = 4; // micro-kernel rows: M splits stay on tile boundaries
 const NR = 8;
 const MC = 120; // assembly/gemm.ts's row block: the largest row chunk
 const SHARED_MIN_WORK = 1 << 23; // flops below which the shared buffer and chunking do not pay for themselves

@@ -2,15 +2,20 @@
 // Single-threaded SGEMM / SGEMV over row-major f32 matrices; the TS wrapper splits rows across workers.
 // Structure follows Goto & van de Geijn, "Anatomy of High-Performance Matrix Multiplication" (BLIS loop
 // order jc → pc → ic → jr → ir): B is packed into KC×NC panels (L2/L3), A into MC×KC blocks (L2), and a
-// 5×8 register-blocked micro-kernel (10 f32x4 accumulators) streams one KC slice of each from L1.
+// 4×8 register-blocked micro-kernel (8 f32x4 accumulators) streams one KC slice of each from L1.
+// Why 4×8 and one k step a trip: V8 (TurboFan) schedules all of a trip's loads before its FMAs, so what is live
+// at once is the accumulators plus every loaded A and B vector, and x64 gives wasm 15 vector registers. A 5×8
+// tile (10 + 7 live) or two k steps a trip spilled accumulators to the stack, and each trip then waited on a
+// store-to-load round trip: 31.5 GFLOP/s a thread at n = 512 with 5×8 × 2 steps (the tile this replaced), 25.9
+// with 4×8 × 2 steps, 44.5 with 3×12 (A packed by the scalar loop), 48.3 with 4×8 × 1 step (8 + 6 live, no spill; AMD EPYC Zen 4, one thread,
+// `node --print-wasm-code` to see the loop).
 // C(M×N) = alpha · op(A)(M×K) · op(B)(K×N) + beta · C.  Pointers are byte offsets; ld* count floats.
 
 // madd (vmath.ts) lowers to one FMA where the engine has relaxed SIMD (kernels-relaxed.wasm), else mul + add.
 import { madd } from './vmath';
 
-const MR = 5;
+const MR = 4;
 const NR = 8;
-const UNROLL = 2; // 4 measured slower (28.5)
 export const KC = 256;
 export const MC = 120; // multiple of MR
 export const NC = 512; // multiple of NR
@@ -18,44 +23,36 @@ export const NC = 512; // multiple of NR
 export const GEMM_SCRATCH_BYTES: i32 = (MC * KC + KC * NC + MR * NR) * 4;
 
 // A(i, k) of op(A), alpha folded in; rows past mc are zero so edge tiles need no special kernel.
-// Full MR-row tiles go through SIMD (a 4×4 transpose for rows 0–3 plus the fifth row's lanes, or one vector
-// per k when transposed): scalar packing cost ~9% of the N = 256 training products (it is redone per NC panel).
+// Full MR-row tiles go through SIMD (a 4×4 transpose, or one vector per k when transposed): scalar packing cost ~9% of the N = 256 training products (it is redone per NC panel).
 function packA(transA: bool, A: usize, lda: i32, ic: i32, pc: i32, mc: i32, kc: i32, alpha: f32, dst: usize): void {
   const va = f32x4.splat(alpha);
   for (let ir = 0; ir < mc; ir += MR) {
     const rows = min(MR, mc - ir);
     if (rows == MR && !transA) {
       const r0 = A + (<usize>(ic + ir) * <usize>lda + <usize>pc) * 4, step = <usize>lda * 4;
-      const r1 = r0 + step, r2 = r1 + step, r3 = r2 + step, r4 = r3 + step;
+      const r1 = r0 + step, r2 = r1 + step, r3 = r2 + step;
       let k = 0;
       for (; k + 4 <= kc; k += 4) {
         const o = <usize>(k << 2), out = dst + <usize>(k * MR * 4);
         const v0 = f32x4.mul(v128.load(r0 + o), va), v1 = f32x4.mul(v128.load(r1 + o), va);
         const v2 = f32x4.mul(v128.load(r2 + o), va), v3 = f32x4.mul(v128.load(r3 + o), va);
-        const v4 = f32x4.mul(v128.load(r4 + o), va);
         const t0 = v128.shuffle<f32>(v0, v1, 0, 4, 1, 5), t1 = v128.shuffle<f32>(v0, v1, 2, 6, 3, 7);
         const t2 = v128.shuffle<f32>(v2, v3, 0, 4, 1, 5), t3 = v128.shuffle<f32>(v2, v3, 2, 6, 3, 7);
         v128.store(out, v128.shuffle<f32>(t0, t2, 0, 1, 4, 5));
-        store<f32>(out, f32x4.extract_lane(v4, 0), 16);
-        v128.store(out, v128.shuffle<f32>(t0, t2, 2, 3, 6, 7), 20);
-        store<f32>(out, f32x4.extract_lane(v4, 1), 36);
-        v128.store(out, v128.shuffle<f32>(t1, t3, 0, 1, 4, 5), 40);
-        store<f32>(out, f32x4.extract_lane(v4, 2), 56);
-        v128.store(out, v128.shuffle<f32>(t1, t3, 2, 3, 6, 7), 60);
-        store<f32>(out, f32x4.extract_lane(v4, 3), 76);
+        v128.store(out, v128.shuffle<f32>(t0, t2, 2, 3, 6, 7), 16);
+        v128.store(out, v128.shuffle<f32>(t1, t3, 0, 1, 4, 5), 32);
+        v128.store(out, v128.shuffle<f32>(t1, t3, 2, 3, 6, 7), 48);
       }
       for (; k < kc; k++) {
         const o = <usize>(k << 2), out = dst + <usize>(k * MR * 4);
         store<f32>(out, alpha * load<f32>(r0 + o), 0); store<f32>(out, alpha * load<f32>(r1 + o), 4);
         store<f32>(out, alpha * load<f32>(r2 + o), 8); store<f32>(out, alpha * load<f32>(r3 + o), 12);
-        store<f32>(out, alpha * load<f32>(r4 + o), 16);
       }
     } else if (rows == MR) {
       for (let k = 0; k < kc; k++) {
         const src = A + (<usize>(pc + k) * <usize>lda + <usize>(ic + ir)) * 4;
         const out = dst + <usize>(k * MR * 4);
         v128.store(out, f32x4.mul(v128.load(src), va));
-        store<f32>(out, alpha * load<f32>(src, 16), 16);
       }
     } else if (!transA) {
       for (let i = 0; i < MR; i++) {
@@ -108,54 +105,32 @@ function packB(transB: bool, B: usize, ldb: i32, pc: i32, jc: i32, kc: i32, nc: 
   }
 }
 
-// C[5×8] += Apanel · Bpanel over kc (C = … when overwrite: the first K block of a beta = 0 product, which saves
+// C[4×8] += Apanel · Bpanel over kc (C = … when overwrite: the first K block of a beta = 0 product, which saves
 // a zeroing pass and a read of C); ldcBytes is the row stride of C in bytes.
-function kernel5x8(kc: i32, pa: usize, pb: usize, c: usize, ldcBytes: usize, overwrite: bool): void {
+function kernel4x8(kc: i32, pa: usize, pb: usize, c: usize, ldcBytes: usize, overwrite: bool): void {
   let c00 = f32x4.splat(0), c01 = c00, c10 = c00, c11 = c00, c20 = c00, c21 = c00;
-  let c30 = c00, c31 = c00, c40 = c00, c41 = c00;
+  let c30 = c00, c31 = c00;
   let a: v128, b0: v128, b1: v128;
-  // UNROLL k steps per trip: with FMA (relaxed build) the arithmetic is cheap enough that loop overhead limits
-  // the issue rate (measured 24.5 → 31 GFLOP/s per core at n = 512 going from 1 to 2 steps per trip)
-  let k = 0;
-  for (; k + UNROLL <= kc; k += UNROLL) {
+  for (let k = 0; k < kc; k++) {
     b0 = v128.load(pb, 0); b1 = v128.load(pb, 16);
     a = v128.load32_splat(pa, 0); c00 = madd(a, b0, c00); c01 = madd(a, b1, c01);
     a = v128.load32_splat(pa, 4); c10 = madd(a, b0, c10); c11 = madd(a, b1, c11);
     a = v128.load32_splat(pa, 8); c20 = madd(a, b0, c20); c21 = madd(a, b1, c21);
     a = v128.load32_splat(pa, 12); c30 = madd(a, b0, c30); c31 = madd(a, b1, c31);
-    a = v128.load32_splat(pa, 16); c40 = madd(a, b0, c40); c41 = madd(a, b1, c41);
-    b0 = v128.load(pb, 32); b1 = v128.load(pb, 48);
-    a = v128.load32_splat(pa, 20); c00 = madd(a, b0, c00); c01 = madd(a, b1, c01);
-    a = v128.load32_splat(pa, 24); c10 = madd(a, b0, c10); c11 = madd(a, b1, c11);
-    a = v128.load32_splat(pa, 28); c20 = madd(a, b0, c20); c21 = madd(a, b1, c21);
-    a = v128.load32_splat(pa, 32); c30 = madd(a, b0, c30); c31 = madd(a, b1, c31);
-    a = v128.load32_splat(pa, 36); c40 = madd(a, b0, c40); c41 = madd(a, b1, c41);
-    pa += 20 * UNROLL;
-    pb += 32 * UNROLL;
-  }
-  for (; k < kc; k++) {
-    b0 = v128.load(pb, 0); b1 = v128.load(pb, 16);
-    a = v128.load32_splat(pa, 0); c00 = madd(a, b0, c00); c01 = madd(a, b1, c01);
-    a = v128.load32_splat(pa, 4); c10 = madd(a, b0, c10); c11 = madd(a, b1, c11);
-    a = v128.load32_splat(pa, 8); c20 = madd(a, b0, c20); c21 = madd(a, b1, c21);
-    a = v128.load32_splat(pa, 12); c30 = madd(a, b0, c30); c31 = madd(a, b1, c31);
-    a = v128.load32_splat(pa, 16); c40 = madd(a, b0, c40); c41 = madd(a, b1, c41);
-    pa += 20;
+    pa += 16;
     pb += 32;
   }
   if (overwrite) {
     v128.store(c, c00); v128.store(c, c01, 16); c += ldcBytes;
     v128.store(c, c10); v128.store(c, c11, 16); c += ldcBytes;
     v128.store(c, c20); v128.store(c, c21, 16); c += ldcBytes;
-    v128.store(c, c30); v128.store(c, c31, 16); c += ldcBytes;
-    v128.store(c, c40); v128.store(c, c41, 16);
+    v128.store(c, c30); v128.store(c, c31, 16);
     return;
   }
   v128.store(c, f32x4.add(v128.load(c), c00)); v128.store(c, f32x4.add(v128.load(c, 16), c01), 16); c += ldcBytes;
   v128.store(c, f32x4.add(v128.load(c), c10)); v128.store(c, f32x4.add(v128.load(c, 16), c11), 16); c += ldcBytes;
   v128.store(c, f32x4.add(v128.load(c), c20)); v128.store(c, f32x4.add(v128.load(c, 16), c21), 16); c += ldcBytes;
-  v128.store(c, f32x4.add(v128.load(c), c30)); v128.store(c, f32x4.add(v128.load(c, 16), c31), 16); c += ldcBytes;
-  v128.store(c, f32x4.add(v128.load(c), c40)); v128.store(c, f32x4.add(v128.load(c, 16), c41), 16);
+  v128.store(c, f32x4.add(v128.load(c), c30)); v128.store(c, f32x4.add(v128.load(c, 16), c31), 16);
 }
 
 // C = beta · C over an M×N block (beta = 0 overwrites, so NaN garbage in C never leaks through).
@@ -180,9 +155,9 @@ function macroKernel(mc: i32, nc: i32, kc: i32, pa: usize, pb: usize, C: usize, 
       const ap = pa + <usize>(ir * kc * 4);
       const c = C + <usize>ir * ldcBytes + <usize>(jr << 2);
       if (rows == MR && cols == NR) {
-        kernel5x8(kc, ap, bp, c, ldcBytes, overwrite);
+        kernel4x8(kc, ap, bp, c, ldcBytes, overwrite);
       } else {
-        kernel5x8(kc, ap, bp, edge, NR * 4, true);
+        kernel4x8(kc, ap, bp, edge, NR * 4, true);
         for (let i = 0; i < rows; i++) {
           for (let j = 0; j < cols; j++) {
             const p = c + <usize>i * ldcBytes + <usize>(j << 2);
