@@ -14,6 +14,7 @@ import { MAX_SECONDS, SAMPLE_RATE } from './tones.ts';
 import { HELDOUT_VARIANTS, HELDOUT_VOICES } from './vocab.ts';
 import type { Split } from './vocab.ts';
 import { decodeWav, encodeWav16 } from './wav.ts';
+import { ESPEAK_RATE, speakInProcess } from './espeak.ts';
 
 const run = promisify(execFile);
 
@@ -44,10 +45,11 @@ function pickVoice(rng: Rng, split: Split): string {
   return variant ? `${base}+${variant}` : base;
 }
 
-/** espeak-ng's rate (22050 Hz); checked on every file it writes. */
-const ESPEAK_RATE = 22050;
-
+// libespeak-ng in this process where it loads (espeak.ts: the same samples, without a process per call), else
+// the espeak-ng program; its rate (22050 Hz) is checked on every file it writes.
 async function espeak(tmpFile: string, voice: string, speed: number, pitch: number, gap: number, text: string): Promise<Float32Array> {
+  const samples = speakInProcess(voice, speed, pitch, gap, text);
+  if (samples) return trimSilence(samples, ESPEAK_RATE, 0.03);
   try {
     await run('espeak-ng', ['-w', tmpFile, '-v', voice, '-s', String(speed), '-p', String(pitch), '-g', String(gap), text]);
   } catch (e) {
@@ -90,7 +92,12 @@ async function soxProcess(tmpDir: string, tag: string, x: Float32Array, rate: nu
   const outFile = join(tmpDir, `${tag}.out.f32`);
   await writeFile(inFile, Buffer.from(x.buffer, x.byteOffset, x.byteLength));
   const raw = (r: number) => ['-t', 'raw', '-e', 'floating-point', '-b', '32', '-c', '1', '-r', String(r)];
-  await run('sox', ['-R', '-D', '-V1', ...raw(rate), inFile, ...raw(SAMPLE_RATE), outFile, ...effects.flatMap((e) => e.split(' ')), 'rate', '-h', String(SAMPLE_RATE)]);
+  try {
+    await run('sox', ['-R', '-D', '-V1', ...raw(rate), inFile, ...raw(SAMPLE_RATE), outFile, ...effects.flatMap((e) => e.split(' ')), 'rate', '-h', String(SAMPLE_RATE)]);
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw e;
+    throw new Error('sox is not installed (or not on PATH): the speech tasks (asr-digits, audio-number, cross-count) alter their voices with it; on Debian: apt-get install sox');
+  }
   const b = await readFile(outFile);
   await Promise.all([rm(inFile, { force: true }), rm(outFile, { force: true })]);
   return new Float32Array(b.buffer.slice(b.byteOffset, b.byteOffset + b.byteLength));

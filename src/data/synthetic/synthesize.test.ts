@@ -2,12 +2,14 @@
 // 128x128 RGB, WAVs 16 kHz mono 16-bit ≤ 3 s; prefs and the text corpus are well-formed; the CLI drives it.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Command } from 'commander';
 import { loadImage } from '@napi-rs/canvas';
 import { registerDataCommands } from '../../app/cli/commands/data.ts';
+import { espeakLibraryAvailable } from './espeak.ts';
 import { readPngHeader } from './png.ts';
 import { parseTaskList, synthesize } from './synthesize.ts';
 import { textCorpusLines } from './textCorpus.ts';
@@ -114,13 +116,27 @@ test('CLI: tessera data synth writes the set and rejects bad options', async () 
   await assert.rejects(bad.parseAsync(['data', 'synth', '--out', out, '--tasks', 'all', '--n', '1', '--seed', '3', '--split', 'test'], { from: 'user' }), /--split must be train or heldout/);
 });
 
-test('speech without espeak-ng on PATH fails naming the missing program', async () => {
+test('speech without its programs on PATH fails naming what is missing', async () => {
   const path = process.env.PATH;
   process.env.PATH = join(root, 'no-programs-here');
   try {
-    await assert.rejects(synthesize({ outDir: join(root, 'no-espeak'), tasks: ['asr-digits'], n: 1, seed: 1, split: 'train' }),
-      /espeak-ng is not installed \(or not on PATH\).*apt-get install espeak-ng/);
+    // espeak-ng runs in this process where libespeak-ng loads (espeak.ts), so sox is the first program missed
+    const missing = espeakLibraryAvailable() ? /sox is not installed \(or not on PATH\).*apt-get install sox/
+      : /espeak-ng is not installed \(or not on PATH\).*apt-get install espeak-ng/;
+    await assert.rejects(synthesize({ outDir: join(root, 'no-espeak'), tasks: ['asr-digits'], n: 1, seed: 1, split: 'train' }), missing);
   } finally {
     process.env.PATH = path;
   }
+});
+
+test('with TESSERA_ESPEAK=program and no espeak-ng on PATH, speech fails naming the program', () => {
+  const code = `import { synthesize } from './src/data/synthetic/synthesize.ts';
+    await synthesize({ outDir: ${JSON.stringify(join(root, 'no-espeak-program'))}, tasks: ['asr-digits'], n: 1, seed: 1, split: 'train' });`;
+  const r = spawnSync(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', code], {
+    cwd: join(import.meta.dirname, '..', '..', '..'),
+    env: { ...process.env, PATH: join(root, 'no-programs-here'), TESSERA_ESPEAK: 'program' },
+    encoding: 'utf8',
+  });
+  assert.notEqual(r.status, 0);
+  assert.match(r.stderr, /espeak-ng is not installed \(or not on PATH\).*apt-get install espeak-ng/);
 });
