@@ -8,8 +8,8 @@
 // so a second utterance in one process differs from what a fresh process speaks (measured: "zero" in en+m7 at
 // 208 wpm gave 14,271 samples, then 14,279, then 14,282), and espeak_Initialize does not reset it. What does:
 // unloading the library and loading it afresh, which maps new copies of its statics. Its dependencies stay
-// loaded (a handle is held on them), so a reload maps only libespeak-ng itself. libc's rand() (the noise of
-// the klatt voices and of unvoiced sounds) belongs to the process, so it is reseeded as a fresh process has it.
+// loaded (a handle is held on them), so a reload maps only libespeak-ng itself. libc's rand() (klatt.c and
+// wavegen.c draw noise from it) belongs to the process, so it is reseeded as a fresh process has it.
 //
 // Choosing a voice by name reads every voice and language file (322 in Debian's espeak-ng-data; 5.9 ms). For
 // English voices the library is pointed at a folder of links to the real data holding only the English language
@@ -18,6 +18,7 @@
 import koffi from 'koffi';
 import { mkdirSync, mkdtempSync, readdirSync, rmSync, statSync, symlinkSync } from 'node:fs';
 import { tmpdir } from 'node:os';
+import { isMainThread } from 'node:worker_threads';
 import { basename, join } from 'node:path';
 
 /** espeak-ng's output rate. */
@@ -67,11 +68,14 @@ function englishData(data: string): Espeak['english'] {
   return { home, names: new Set(english.map((f) => basename(f).toLowerCase())) };
 }
 
-/** The library, or null where koffi or libespeak-ng cannot be loaded (TESSERA_ESPEAK=program forces null). */
+/**
+ * The library, or null where koffi or libespeak-ng cannot be loaded (TESSERA_ESPEAK=program forces null), and
+ * off the main thread: its statics belong to the process, so two threads would speak over each other.
+ */
 function library(): Espeak | null {
   if (state !== undefined) return state;
   state = null;
-  if (process.env.TESSERA_ESPEAK === 'program') return state;
+  if (process.env.TESSERA_ESPEAK === 'program' || !isMainThread) return state;
   try {
     const probe = koffi.load(LIBRARY);
     // keep what libespeak-ng links against, so that reloading it maps only itself
