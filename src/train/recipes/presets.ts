@@ -173,14 +173,16 @@ export const recipes: Readonly<Record<string, Recipe>> = {
     eval: { perTask: 10, baseline: true, maxNewTokens: 32, compareStage: 'refresh', trainPerTask: 10 },
     saveDtype: 'float32',
   },
-  // Measured on 2 cores (blas), the run that made models/tessera-demo (session 23: `train --recipe demo` from nothing
-  // on an AMD EPYC VM with OpenBLAS): data 9.5 min (speech through espeak-ng and sox: ~110 ms a clip), text 400 ×
-  // 0.18 s, vision 3000 × 0.18 s (fresh images drawn every step), audio 3000 × 0.12 s, align 200 × 0.09 s, where
-  // 1500 × 0.35 s at batch 32, bars 2000 × 0.37 s at batch 32, boxes 1500 × 0.40 s at batch 32, easy 500 × 0.15 s,
-  // instruct 5200 × 0.20 s (~3 answers a record), refresh 300 × 0.34 s at batch 16, dpo 60 × 0.43 s, eval 1.1 min:
-  // 89.9 min, at the 90. The stages' time beyond their steps (reading and encoding records, checkpoints) was 10.5
-  // min: boxes 140 s, refresh 136 s, instruct 119 s; 8.2 min for the stages before refresh, 10.5 in session 22's run
-  // before decoded media were kept between stages (media-cache.ts). The where stage's batch of 32: at
+  // Measured on 2 cores (blas), the run that made models/tessera-demo (session 24: session 23's `train --recipe demo`
+  // from nothing, resumed after instruct-easy with instruct at 5,700 steps; AMD EPYC VM, OpenBLAS): data 7.1 min
+  // (measured alone from nothing with espeak-ng in process, every file identical to session 23's; 9.5 min when each
+  // word started an espeak-ng process), text 400 × 0.18 s, vision 3000 × 0.18 s (fresh images drawn every step), audio
+  // 3000 × 0.12 s, align 200 × 0.09 s, where 1500 × 0.35 s at batch 32, bars 2000 × 0.37 s at batch 32, boxes 1500 ×
+  // 0.40 s at batch 32, easy 500 × 0.15 s, instruct 5700 × 0.19 s (~3 answers a record; 1,190 s with reading),
+  // refresh 300 × 0.32 s at batch 16, dpo 60 × 0.38 s, eval 1.2 min: ~86.3 min from nothing (the resumed run's own
+  // clock, which counts session 23's data phase, says 88.7). The stages' time beyond their steps was 8.7 min (boxes
+  // 140 s, instruct 95 s, bars 86 s, refresh 58 s). Instruct at 5,200 steps scored 55.6% on the 1,600 held-out items,
+  // at 5,700 57.0%; a refresh of 600 steps instead scored 54.6% (DEVELOPERS.md). The where stage's batch of 32: at
   // batch 8 (3,000 steps) it left the plateau in session 14's run but in only one of four draws from session 17's
   // align model; 1,500 steps at batch 32 left it in all four, and in this run.
   demo: {
@@ -188,7 +190,7 @@ export const recipes: Readonly<Record<string, Recipe>> = {
     data: { train: perTask(1500, { tool: 1000, 'cross-count': 1200 }), heldout: 100, textLines: 30000, multiturn: 800, moreQuestions: 3, prefsPerTask: 300, trainSeed: 1, heldoutSeed: 1001 },
     tokenizer: { vocabSize: 1024, minFrequency: 2, spellCapitals: true },
     model: demoModel,
-    stages: stages({ text: 400, vision: 3000, audio: 3000, align: 200, where: 1500, bars: 2000, boxes: 1500, whereBatch: 32, easy: 500, instruct: 5200, refresh: 300, dpo: 60, batch: 8, checkpointEvery: 50, instructLr: 5e-4 }),
+    stages: stages({ text: 400, vision: 3000, audio: 3000, align: 200, where: 1500, bars: 2000, boxes: 1500, whereBatch: 32, easy: 500, instruct: 5700, refresh: 300, dpo: 60, batch: 8, checkpointEvery: 50, instructLr: 5e-4 }),
     eval: { perTask: 50, baseline: true, maxNewTokens: 32, compareStage: 'refresh', trainPerTask: 25 },
     saveDtype: 'float32',
   },
