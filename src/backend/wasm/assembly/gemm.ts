@@ -6,9 +6,9 @@
 // Why 4×8 and one k step a trip: V8 (TurboFan) schedules all of a trip's loads before its FMAs, so what is live
 // at once is the accumulators plus every loaded A and B vector, and x64 gives wasm 15 vector registers. A 5×8
 // tile (10 + 7 live) or two k steps a trip spilled accumulators to the stack, and each trip then waited on a
-// store-to-load round trip: 31.5 GFLOP/s a thread at n = 512 with 5×8 × 2 steps (the tile this replaced), 25.9
-// with 4×8 × 2 steps, 44.5 with 3×12 (A packed by the scalar loop), 48.3 with 4×8 × 1 step (8 + 6 live, no spill; AMD EPYC Zen 4, one thread,
-// `node --print-wasm-code` to see the loop).
+// store-to-load round trip. One thread, n = 512, GFLOP/s on the AMD EPYC VM: 5×8 × 2 steps (the tile this
+// replaced) 31.5, 4×8 × 2 steps 25.9, 3×12 (A packed by the scalar loop) 44.5, 4×8 × 1 step 48.3 (8 + 6 live,
+// no spill). `node --print-wasm-code` shows the loop.
 // C(M×N) = alpha · op(A)(M×K) · op(B)(K×N) + beta · C.  Pointers are byte offsets; ld* count floats.
 
 // madd (vmath.ts) lowers to one FMA where the engine has relaxed SIMD (kernels-relaxed.wasm), else mul + add.
@@ -23,7 +23,8 @@ export const NC = 512; // multiple of NR
 export const GEMM_SCRATCH_BYTES: i32 = (MC * KC + KC * NC + MR * NR) * 4;
 
 // A(i, k) of op(A), alpha folded in; rows past mc are zero so edge tiles need no special kernel.
-// Full MR-row tiles go through SIMD (a 4×4 transpose, or one vector per k when transposed): scalar packing cost ~9% of the N = 256 training products (it is redone per NC panel).
+// Full MR-row tiles go through SIMD (a 4×4 transpose, or one vector per k when transposed): scalar packing
+// cost ~9% of the N = 256 training products (it is redone per NC panel).
 function packA(transA: bool, A: usize, lda: i32, ic: i32, pc: i32, mc: i32, kc: i32, alpha: f32, dst: usize): void {
   const va = f32x4.splat(alpha);
   for (let ir = 0; ir < mc; ir += MR) {
