@@ -181,10 +181,10 @@ export const recipes: Readonly<Record<string, Recipe>> = {
   // 0.40 s at batch 32, easy 500 × 0.15 s, instruct 5700 × 0.19 s (~3 answers a record; 1,190 s with reading),
   // refresh 300 × 0.32 s at batch 16, dpo 60 × 0.38 s, eval 1.2 min: ~86.3 min from nothing (the resumed run's own
   // clock, which counts session 23's data phase, says 88.7). The stages' time beyond their steps was 8.7 min (boxes
-  // 140 s, instruct 95 s, bars 86 s, refresh 58 s). Instruct at 5,200 steps scored 55.6% on the 1,600 held-out items,
-  // at 5,700 57.0%; a refresh of 600 steps instead scored 54.6% (DEVELOPERS.md). The where stage's batch of 32: at
-  // batch 8 (3,000 steps) it left the plateau in session 14's run but in only one of four draws from session 17's
-  // align model; 1,500 steps at batch 32 left it in all four, and in this run.
+  // 140 s, instruct 95 s, bars 86 s, refresh 58 s). Instruct at 5,200 steps scored 55.6% on the 1,600 held-out
+  // items, at 5,700 57.0%, at 6,200 55.4%; a refresh of 600 steps instead scored 54.6% (DEVELOPERS.md). The where
+  // stage's batch of 32: at batch 8 (3,000 steps) it left the plateau in session 14's run but in only one of four
+  // draws from session 17's align model; 1,500 steps at batch 32 left it in all four, and in this run.
   demo: {
     name: 'demo', description: 'the recipe of models/tessera-demo, ≤ 90 minutes on 2 cores',
     data: { train: perTask(1500, { tool: 1000, 'cross-count': 1200 }), heldout: 100, textLines: 30000, multiturn: 800, moreQuestions: 3, prefsPerTask: 300, trainSeed: 1, heldoutSeed: 1001 },
