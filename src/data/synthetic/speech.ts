@@ -18,6 +18,16 @@ import { ESPEAK_RATE, speakInProcess } from './espeak.ts';
 
 const run = promisify(execFile);
 
+/** Runs a program the speech tasks need; a missing one is named, with the Debian package that brings it. */
+async function runProgram(program: 'espeak-ng' | 'sox', args: string[], use: string): Promise<void> {
+  try {
+    await run(program, args);
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw e;
+    throw new Error(`${program} is not installed (or not on PATH): the speech tasks (asr-digits, audio-number, cross-count) ${use}; on Debian: apt-get install ${program}`);
+  }
+}
+
 export const BASE_VOICES = [
   'en', 'en-us', 'en-gb-scotland', 'en-gb-x-gbclan', 'en-gb-x-rp', 'en-gb-x-gbcwmd', 'en-us-nyc', 'en-029',
 ] as const;
@@ -50,12 +60,7 @@ function pickVoice(rng: Rng, split: Split): string {
 async function espeak(tmpFile: string, voice: string, speed: number, pitch: number, gap: number, text: string): Promise<Float32Array> {
   const samples = speakInProcess(voice, speed, pitch, gap, text);
   if (samples) return trimSilence(samples, ESPEAK_RATE, 0.03);
-  try {
-    await run('espeak-ng', ['-w', tmpFile, '-v', voice, '-s', String(speed), '-p', String(pitch), '-g', String(gap), text]);
-  } catch (e) {
-    if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw e;
-    throw new Error('espeak-ng is not installed (or not on PATH): the speech tasks (asr-digits, audio-number, cross-count) are spoken by it; on Debian: apt-get install espeak-ng');
-  }
+  await runProgram('espeak-ng', ['-w', tmpFile, '-v', voice, '-s', String(speed), '-p', String(pitch), '-g', String(gap), text], 'are spoken by it');
   const wav = decodeWav(await readFile(tmpFile), `espeak-ng output for ${JSON.stringify(text)}`);
   await rm(tmpFile, { force: true });
   if (wav.sampleRate !== ESPEAK_RATE || wav.channels !== 1) throw new Error(`espeak-ng wrote ${wav.sampleRate} Hz, ${wav.channels} channels; expected ${ESPEAK_RATE} Hz mono`);
@@ -92,12 +97,8 @@ async function soxProcess(tmpDir: string, tag: string, x: Float32Array, rate: nu
   const outFile = join(tmpDir, `${tag}.out.f32`);
   await writeFile(inFile, Buffer.from(x.buffer, x.byteOffset, x.byteLength));
   const raw = (r: number) => ['-t', 'raw', '-e', 'floating-point', '-b', '32', '-c', '1', '-r', String(r)];
-  try {
-    await run('sox', ['-R', '-D', '-V1', ...raw(rate), inFile, ...raw(SAMPLE_RATE), outFile, ...effects.flatMap((e) => e.split(' ')), 'rate', '-h', String(SAMPLE_RATE)]);
-  } catch (e) {
-    if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw e;
-    throw new Error('sox is not installed (or not on PATH): the speech tasks (asr-digits, audio-number, cross-count) alter their voices with it; on Debian: apt-get install sox');
-  }
+  await runProgram('sox', ['-R', '-D', '-V1', ...raw(rate), inFile, ...raw(SAMPLE_RATE), outFile, ...effects.flatMap((e) => e.split(' ')), 'rate', '-h', String(SAMPLE_RATE)],
+    'alter their voices with it');
   const b = await readFile(outFile);
   await Promise.all([rm(inFile, { force: true }), rm(outFile, { force: true })]);
   return new Float32Array(b.buffer.slice(b.byteOffset, b.byteOffset + b.byteLength));
