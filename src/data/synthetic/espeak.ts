@@ -34,15 +34,30 @@ const PARAM_RATE = 1;
 const PARAM_PITCH = 3;
 const PARAM_WORDGAP = 7;
 
+type Lib = ReturnType<typeof koffi.load>;
+
+/** The functions used, bound to one load of the library. */
+function bind(lib: Lib) {
+  return {
+    initialize: lib.func('int espeak_Initialize(int, int, const char *, int)') as (output: number, buflength: number, path: string | null, options: number) => number,
+    info: lib.func('const char *espeak_Info(_Out_ const char **path)') as (path: [string | null]) => string,
+    setCallback: lib.func('void espeak_SetSynthCallback(tessera_espeak_cb *cb)') as (cb: unknown) => void,
+    setVoiceByName: lib.func('int espeak_SetVoiceByName(const char *)') as (name: string) => number,
+    setParameter: lib.func('int espeak_SetParameter(int, int, int)') as (parameter: number, value: number, relative: number) => number,
+    synth: lib.func('int espeak_Synth(const void *, size_t, unsigned int, int, unsigned int, unsigned int, void *, void *)') as (...a: unknown[]) => number,
+    terminate: lib.func('int espeak_Terminate(void)') as () => number,
+  };
+}
+
 interface Espeak {
   readonly srand: (seed: number) => void;
   readonly callback: unknown;
   /** Folder holding an espeak-ng-data of links with only the English language files, and their names. */
   readonly english: { readonly home: string; readonly names: ReadonlySet<string> } | null;
-  /** Samples of the current utterance, as the callback hands them over. */
-  chunks: Int16Array[];
 }
 
+/** Samples of the utterance being spoken, as the callback hands them over. */
+let chunks: Int16Array[] = [];
 let state: Espeak | null | undefined;
 
 /** Every file under dir, as paths relative to it. */
@@ -77,33 +92,29 @@ function library(): Espeak | null {
   state = null;
   if (process.env.TESSERA_ESPEAK === 'program' || !isMainThread) return state;
   try {
+    const proto = koffi.proto('int tessera_espeak_cb(int16_t *wav, int numsamples, void *events)');
     const probe = koffi.load(LIBRARY);
     // keep what libespeak-ng links against, so that reloading it maps only itself
     for (const dep of ['libpcaudio.so.0', 'libsonic.so.0']) {
       try { koffi.load(dep); } catch { /* not a dependency on this system */ }
     }
-    const rate = (probe.func('int espeak_Initialize(int, int, const char *, int)') as (...a: unknown[]) => number)(
-      AUDIO_OUTPUT_SYNCHRONOUS, 0, null, INITIALIZE_DONT_EXIT);
+    const f = bind(probe);
+    const rate = f.initialize(AUDIO_OUTPUT_SYNCHRONOUS, 0, null, INITIALIZE_DONT_EXIT);
     const home: [string | null] = [null];
-    (probe.func('const char *espeak_Info(_Out_ const char **path)') as (p: unknown) => string)(home);
-    (probe.func('int espeak_Terminate(void)') as () => number)();
+    f.info(home);
+    f.terminate();
     probe.unload();
     if (rate !== ESPEAK_RATE || !home[0]) return state;
     let english: Espeak['english'] = null;
     try { english = englishData(home[0]); } catch { /* the full data it is */ }
-    const libc = koffi.load('libc.so.6');
-    const proto = koffi.proto('int tessera_espeak_cb(int16_t *wav, int numsamples, void *events)');
-    const chunks: Int16Array[] = [];
-    const s: Espeak = {
-      srand: libc.func('void srand(unsigned int)') as (seed: number) => void,
+    state = {
+      srand: koffi.load('libc.so.6').func('void srand(unsigned int)') as (seed: number) => void,
       callback: koffi.register((wav: unknown, n: number) => {
-        if (n > 0) state!.chunks.push((koffi.decode(wav, 'int16_t', n) as Int16Array).slice());
+        if (n > 0) chunks.push((koffi.decode(wav, 'int16_t', n) as Int16Array).slice());
         return 0;
       }, koffi.pointer(proto)),
       english,
-      chunks,
     };
-    state = s;
   } catch {
     state = null;
   }
@@ -126,35 +137,33 @@ export function speakInProcess(voice: string, speed: number, pitch: number, gap:
   const base = voice.split('+')[0]!.toLowerCase();
   const home = s.english && s.english.names.has(base) ? s.english.home : null;
   const lib = koffi.load(LIBRARY);
+  const f = bind(lib);
   try {
-    const rate = (lib.func('int espeak_Initialize(int, int, const char *, int)') as (...a: unknown[]) => number)(
-      AUDIO_OUTPUT_SYNCHRONOUS, 0, home, INITIALIZE_DONT_EXIT);
+    const rate = f.initialize(AUDIO_OUTPUT_SYNCHRONOUS, 0, home, INITIALIZE_DONT_EXIT);
     if (rate !== ESPEAK_RATE) throw new Error(`libespeak-ng initialised at ${rate} Hz; expected ${ESPEAK_RATE} Hz (is its data installed?)`);
-    (lib.func('void espeak_SetSynthCallback(tessera_espeak_cb *cb)') as (cb: unknown) => void)(s.callback);
+    f.setCallback(s.callback);
     // a name that is no voice's: the program then picks a voice by language, which is left to it
-    if ((lib.func('int espeak_SetVoiceByName(const char *)') as (v: string) => number)(voice) !== 0) return null;
-    const setParameter = lib.func('int espeak_SetParameter(int, int, int)') as (p: number, v: number, r: number) => number;
-    setParameter(PARAM_RATE, speed, 0);
-    setParameter(PARAM_PITCH, pitch, 0);
-    setParameter(PARAM_WORDGAP, gap, 0);
-    s.chunks = [];
+    if (f.setVoiceByName(voice) !== 0) return null;
+    f.setParameter(PARAM_RATE, speed, 0);
+    f.setParameter(PARAM_PITCH, pitch, 0);
+    f.setParameter(PARAM_WORDGAP, gap, 0);
+    chunks = [];
     s.srand(1);
     const bytes = Buffer.from(`${text}\0`, 'utf8');
-    const synth = lib.func('int espeak_Synth(const void *, size_t, unsigned int, int, unsigned int, unsigned int, void *, void *)') as (...a: unknown[]) => number;
-    const err = synth(bytes, bytes.length, 0, POS_CHARACTER, 0, SYNTH_FLAGS, null, null);
+    const err = f.synth(bytes, bytes.length, 0, POS_CHARACTER, 0, SYNTH_FLAGS, null, null);
     if (err !== 0) throw new Error(`espeak-ng could not speak ${JSON.stringify(text)} (error ${err})`);
-    const out = new Float32Array(s.chunks.reduce((n, c) => n + c.length, 0));
+    const out = new Float32Array(chunks.reduce((n, c) => n + c.length, 0));
     let o = 0;
-    for (const c of s.chunks) {
+    for (const c of chunks) {
       for (let i = 0; i < c.length; i++) out[o + i] = c[i]! / 32768;
       o += c.length;
     }
-    s.chunks = [];
     return out;
   } finally {
     // Terminate joins the thread espeak_Initialize starts (its queue for asynchronous speech) and frees what
     // it loaded; unloading the code under a live thread crashed the process within a few hundred calls.
-    (lib.func('int espeak_Terminate(void)') as () => number)();
+    chunks = [];
+    f.terminate();
     lib.unload();
   }
 }
