@@ -4,7 +4,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createWasmRuntime, type WasmRuntime } from './runtime.ts';
-import { sgemm, sgemmStridedBatched } from './gemm.ts';
+import { MC, MR, NR, sgemm, sgemmStridedBatched } from './gemm.ts';
 
 function fill(a: Float32Array, seed: number): void {
   let s = seed;
@@ -100,6 +100,16 @@ test('sgemm rejects foreign arrays, short arrays and bad leading dimensions', as
     assert.throws(() => sgemm(rt, false, false, 4, 4, 4, 1, new Float32Array(16), 4, a, 4, 0, a, 4), /A is not a view of the wasm heap/);
     assert.throws(() => sgemm(rt, false, false, 4, 4, 5, 1, a, 5, a, 4, 0, a, 4), /A has 16 elements, needs 20/);
     assert.throws(() => sgemm(rt, false, false, 4, 4, 4, 1, a, 3, a, 4, 0, a, 4), /lda=3 < 4/);
+  } finally {
+    await rt.close();
+  }
+});
+
+test('the TS side splits on the kernel module\'s tile and row block', async () => {
+  const rt = await createWasmRuntime({ threads: 1 });
+  try {
+    const b = rt.fn.gemmBlocking!();
+    assert.deepEqual({ MR: b >> 16, NR: (b >> 8) & 0xff, MC: b & 0xff }, { MR, NR, MC });
   } finally {
     await rt.close();
   }

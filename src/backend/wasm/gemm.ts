@@ -6,9 +6,11 @@
 // the rest split rows (or columns) statically.
 import { ptrOf, splitRange, type WasmRuntime } from './runtime.ts';
 
-const MR = 4; // micro-kernel rows: M splits stay on tile boundaries
-const NR = 8;
-const MC = 120; // assembly/gemm.ts's row block: the largest row chunk
+// assembly/gemm.ts's micro-kernel tile (M and N splits stay on its boundaries) and row block (the largest row
+// chunk); gemm.test.ts checks them against the module's gemmBlocking()
+export const MR = 4;
+export const NR = 8;
+export const MC = 120;
 const SHARED_MIN_WORK = 1 << 23; // flops below which the shared buffer and chunking do not pay for themselves
 
 function need(rows: number, cols: number, ld: number): number {

@@ -14,8 +14,8 @@
 // madd (vmath.ts) lowers to one FMA where the engine has relaxed SIMD (kernels-relaxed.wasm), else mul + add.
 import { madd } from './vmath';
 
-const MR = 4;
-const NR = 8;
+export const MR = 4;
+export const NR = 8;
 export const KC = 256;
 export const MC = 120; // multiple of MR
 export const NC = 512; // multiple of NR
