@@ -40,6 +40,8 @@ export interface TesseraBatch {
   audioFeatures: Tensor | null;
   /** Valid mel frames of each audio (the rest of its F frames is padding). */
   audioLengths: number[];
+  /** The array each image's pixels were copied from (collate), by which a frozen tower's outputs are kept. */
+  imageSources?: readonly Float32Array[];
 }
 
 /** One piece of a sequence for `embedChunks`. */
@@ -80,12 +82,46 @@ export class TesseraModel extends Module {
     this.audioProjector = a ? (config.projectorGate ? new GatedLinearProjector(a.whisper.dModel, C) : new LinearProjector(a.whisper.dModel, C)) : null;
   }
 
+  /**
+   * Keep the vision tower's outputs while it is frozen, by the pixel array each image came from: every stage after
+   * the tower's own pretraining sees each training image many times and never changes the tower, so its forward
+   * runs once per image. Used only for batches that name their images' arrays (`imageSources`) and only while no
+   * tower parameter requires a gradient; a tower that trains again starts the cache afresh.
+   */
+  cacheFrozenVisionFeatures(on = true): void {
+    this.visionCache = on ? new WeakMap() : null;
+  }
+
+  private visionCache: WeakMap<Float32Array, Float32Array> | null = null;
+
   /** pixels [I, 3, H, W] → [I, N, C]. Layers after the feature layer are never run. */
-  imageFeatures(pixels: Tensor): Tensor {
+  imageFeatures(pixels: Tensor, sources?: readonly Float32Array[]): Tensor {
     const v = this.config.vision;
     if (!this.vision || !this.visionProjector || !v) throw new Error('tessera: this model has no vision tower, but images were given');
-    const states = this.vision.forward(pixels, v.featureIndex).hiddenStates;
-    return this.visionProjector.forward(states[v.featureIndex]!); // [I, N, C]
+    if (this.visionCache && sources && [...this.vision.parameters()].some((p) => p.requiresGrad)) this.visionCache = new WeakMap();
+    const states = this.visionCache && sources
+      ? this.keptTowerStates(pixels, sources, this.visionCache)
+      : this.vision.forward(pixels, v.featureIndex).hiddenStates[v.featureIndex]!;
+    return this.visionProjector.forward(states); // [I, N, C]
+  }
+
+  /** The frozen tower's feature layer for each image [I, N, Cv], run only on the arrays not seen before. */
+  private keptTowerStates(pixels: Tensor, sources: readonly Float32Array[], kept: WeakMap<Float32Array, Float32Array>): Tensor {
+    const [I] = pixels.shape as [number];
+    if (sources.length !== I) throw new Error(`tessera: ${I} images but ${sources.length} image sources`);
+    const fi = this.config.vision!.featureIndex;
+    const missing = [...new Set(sources.filter((a) => !kept.has(a)))];
+    if (missing.length) {
+      const size = sources[0]!.length, input = new Float32Array(missing.length * size);
+      missing.forEach((a, i) => input.set(a, i * size));
+      const states = noGrad(() => this.vision!.forward(tensor(input, { shape: [missing.length, ...pixels.shape.slice(1)] }), fi).hiddenStates[fi]!);
+      const flat = states.toFloat32Array(), per = flat.length / missing.length;
+      missing.forEach((a, i) => kept.set(a, flat.slice(i * per, (i + 1) * per)));
+    }
+    const first = kept.get(sources[0]!)!, out = new Float32Array(I * first.length);
+    sources.forEach((a, i) => out.set(kept.get(a)!, i * first.length));
+    const hidden = this.config.vision!.vit.hiddenSize;
+    return tensor(out, { shape: [I, first.length / hidden, hidden] });
   }
 
   /** features [A, M, F] with valid lengths → the kept rows of every audio, concatenated: [ΣN_a, C]. */
@@ -108,12 +144,12 @@ export class TesseraModel extends Module {
   }
 
   /** Token embeddings with image and audio features over their placeholder tokens. [B, T] → [B, T, C] */
-  embed(inputIds: Tensor, pixelValues: Tensor | null, audio: { features: Tensor; lengths: readonly number[] } | null): Tensor {
+  embed(inputIds: Tensor, pixelValues: Tensor | null, audio: { features: Tensor; lengths: readonly number[] } | null, imageSources?: readonly Float32Array[]): Tensor {
     let x = this.llm.model.embed(inputIds); // [B, T, C]
     const C = this.config.text.hiddenSize;
     const ids = inputIds.toList();
     if (pixelValues) {
-      const f = this.imageFeatures(pixelValues); // [I, N, C]
+      const f = this.imageFeatures(pixelValues, imageSources); // [I, N, C]
       x = spliceFeatures(x, inputIds, this.config.imageTokenId, f.reshape([f.shape[0]! * f.shape[1]!, C]), 'image');
     } else if (ids.includes(this.config.imageTokenId)) {
       throw new Error(`tessera: input_ids hold image tokens (id ${this.config.imageTokenId}) but no pixel values were given`);
@@ -127,7 +163,7 @@ export class TesseraModel extends Module {
   }
 
   forward(batch: TesseraBatch, cache?: KVCache): TesseraOutput {
-    const inputsEmbeds = this.embed(batch.inputIds, batch.pixelValues, mediaAudio(batch));
+    const inputsEmbeds = this.embed(batch.inputIds, batch.pixelValues, mediaAudio(batch), batch.imageSources);
     const out = this.llm.forward({ inputsEmbeds, attentionMask: batch.attentionMask, ...(cache ? { cache } : {}) });
     return { logits: out.logits, loss: batch.labels ? causalLmLoss(out.logits, batch.labels) : null, cache: out.cache };
   }

@@ -250,6 +250,7 @@ export class TesseraProcessor {
       pixelValues: images.length ? stackRows(images, [3, side, side]) : null,
       audioFeatures: audios.length && fe ? stackRows(audios, [fe.config.featureSize, fe.nFrames]) : null,
       audioLengths: samples.flatMap((s) => s.audioLengths),
+      ...(images.length ? { imageSources: images } : {}),
     };
   }
 
