@@ -83,6 +83,11 @@ export class PackedSamples implements SampleSet<EncodedSample> {
     return new PackedSamples(n, names, nameEnd, ids, labels, tokenEnd, pixels, imageIndex, imageEnd, imageFile, withFiles, audio, audioLengths, audioEnd, audioSize);
   }
 
+  /** The kept pixels of each image read from a file, by file (what run.ts sharePixels shares). */
+  *imageFiles(): IterableIterator<[string, Float32Array]> {
+    for (let i = 0; i < this.imageFile.length; i++) if (this.imageFile[i]) yield [this.imageFile[i]!, this.pixels[i]!];
+  }
+
   /** Distinct images kept (images read from one file, or given as one array, count once). */
   get distinctImages(): number {
     return this.imageFile.length;

@@ -15,6 +15,7 @@ import { formatSummary, loadJsonl, textOf, type OnBadRecord, type RecordEncoder 
 import { dpoObjective, type PreferencePair } from './dpo.ts';
 import { AttributeModel, attributeEncoder, attributeObjective, freshImagePaths, freshImageSamples, isFreshImages, readScenes } from './encoder-pretrain.ts';
 import { EncodeThread, specEncoder, type EncodeSpec } from './encode-thread.ts';
+import { EncodedFiles } from './encoded-files.ts';
 import { applyLora, mergeLora } from './lora.ts';
 import { PackedSamples } from './packed.ts';
 import { trainLoop, type LoopResult, type SampleSet, type Source } from './loop.ts';
@@ -41,6 +42,8 @@ export interface RunStageOptions {
   /** Encode conversation / preference records on a second thread too: default when there are two or more threads
    *  and THREAD_MIN_RECORDS records; true tries it whatever the count (tests), false never does. */
   encodeThread?: boolean;
+  /** Conversation files kept encoded between stages (a recipe run passes one store to every stage). */
+  encodedFiles?: EncodedFiles;
 }
 
 export interface RunStageResult extends LoopResult {
@@ -69,8 +72,8 @@ export async function runStage(o: RunStageOptions): Promise<RunStageResult> {
   // of the records (encode-thread.ts).
   let encodeThreads = 1;
   async function sources<S>(encode: RecordEncoder<S>, how: { post?: (s: S[]) => S[]; generated?: (kind: string) => SampleSet<S>; spec?: EncodeSpec;
-    keep?: (s: S[]) => SampleSet<S> } = {}): Promise<{ train: Source<S>[]; evalSamples: S[] }> {
-    const { spec } = how;
+    keep?: (s: S[]) => SampleSet<S>; kept?: Kept | undefined } = {}): Promise<{ train: Source<S>[]; evalSamples: S[] }> {
+    const { spec, kept } = how;
     let thread: EncodeThread<S> | null = null;
     const wanted = o.encodeThread ?? (getBackend().threads >= 2 && recordCount() >= THREAD_MIN_RECORDS);
     if (spec && wanted) {
@@ -84,10 +87,14 @@ export async function runStage(o: RunStageOptions): Promise<RunStageResult> {
     // samples that read one image file share its pixels from the start: PackedSamples keeps them once, and until
     // then the copies would be every record's (the demo's refresh stage: ~14 GB for 77.5k records of ~17k images)
     const seen = new Map<string, Float32Array>();
+    // files kept from an earlier stage lend their pixels first, so an image they share with this stage's new files is held once
+    for (const d of stage.data) {
+      for (const [f, px] of kept?.store.get(at(d.path), kept.settings)?.samples.imageFiles() ?? []) if (!seen.has(f)) seen.set(f, px);
+    }
     const shared = (e: RecordEncoder<S>): RecordEncoder<S> => async (r, dir) => sharePixels(await e(r, dir), seen);
     const helper = thread ? shared((r: unknown, dir: string) => thread.encode(r, dir)) : undefined;
     try {
-      return await readSources(spec ? shared(encode) : encode, how.post ?? ((x) => x), how.keep ?? ((x) => x), how.generated, helper);
+      return await readSources(spec ? shared(encode) : encode, how.post ?? ((x) => x), how.keep ?? ((x) => x), how.generated, helper, kept);
     } finally {
       await thread?.close();
     }
@@ -106,7 +113,7 @@ export async function runStage(o: RunStageOptions): Promise<RunStageResult> {
   }
 
   async function readSources<S>(encode: RecordEncoder<S>, post: (s: S[]) => S[], keep: (s: S[]) => SampleSet<S>, generated: ((kind: string) => SampleSet<S>) | undefined,
-    helper: RecordEncoder<S> | undefined): Promise<{ train: Source<S>[]; evalSamples: S[] }> {
+    helper: RecordEncoder<S> | undefined, kept: Kept | undefined): Promise<{ train: Source<S>[]; evalSamples: S[] }> {
     const train: Source<S>[] = [];
     for (const d of stage.data) {
       if (d.path.startsWith(GENERATE)) {
@@ -115,9 +122,17 @@ export async function runStage(o: RunStageOptions): Promise<RunStageResult> {
         train.push({ name: d.path, samples: generated(kind), weight: d.weight });
         continue;
       }
+      const earlier = kept?.store.get(at(d.path), kept.settings);
+      if (earlier) {
+        log(`${formatSummary(earlier.summary)} (encoded by an earlier stage)`);
+        train.push({ name: d.path, samples: earlier.samples as unknown as SampleSet<S>, weight: d.weight });
+        continue;
+      }
       const { samples, summary } = await loadJsonl(at(d.path), encode, { onBadRecord, helper });
       log(formatSummary(summary));
-      train.push({ name: d.path, samples: keep(post(samples)), weight: d.weight });
+      const set = keep(post(samples));
+      if (kept && set instanceof PackedSamples) kept.store.set(at(d.path), kept.settings, { samples: set, summary });
+      train.push({ name: d.path, samples: set, weight: d.weight });
     }
     let evalSamples: S[] = [];
     if (stage.evalData) {
@@ -147,13 +162,17 @@ export async function runStage(o: RunStageOptions): Promise<RunStageResult> {
     case 'align':
     case 'instruct': {
       const spec: EncodeSpec = { modelDir: from, kind: 'conversation', maxLength: stage.maxLength };
-      const data = await sources(specEncoder(processor, spec) as RecordEncoder<EncodedSample>, { spec, keep: (s) => PackedSamples.pack(s) });
+      const kept = o.encodedFiles ? { store: o.encodedFiles, settings: EncodedFiles.settings(from, `${spec.kind} ${spec.maxLength} ${onBadRecord}`) } : undefined;
+      const data = await sources(specEncoder(processor, spec) as RecordEncoder<EncodedSample>, { spec, keep: (s) => PackedSamples.pack(s), kept });
+      model.cacheFrozenVisionFeatures();
       result = await loop(conversationObjective(model, processor), data);
       break;
     }
     case 'dpo': {
       // reference: 'frozen-initial' — the weights this stage starts from, loaded again and never trained
       const reference = loadTessera(from).model.freeze().eval();
+      reference.cacheFrozenVisionFeatures();
+      model.cacheFrozenVisionFeatures();
       const spec: EncodeSpec = { modelDir: from, kind: 'preference', maxLength: stage.maxLength };
       const data = await sources(specEncoder(processor, spec) as RecordEncoder<PreferencePair<EncodedSample>>, { spec });
       const dpo = stage.dpo ?? { beta: 0.1, labelSmoothing: 0 };
@@ -194,6 +213,12 @@ export async function runStage(o: RunStageOptions): Promise<RunStageResult> {
   saveTessera(modelDir, model, processor);
   log(`${stage.name}: model saved to ${modelDir}`);
   return { ...result, modelDir, encodeThreads };
+}
+
+/** Where a stage finds files an earlier stage encoded, and what they must have been encoded under. */
+interface Kept {
+  store: EncodedFiles;
+  settings: string;
 }
 
 /** `v` (a sample or a preference pair) with each image read from a file replaced by the first pixels seen for it. */

@@ -13,6 +13,7 @@ import { initBackend } from '../../backend/select.ts';
 import { openSafetensors, writeSafetensors, type TensorData } from '../../io/safetensors.ts';
 import { f32ToF16 } from '../../tensor/dtype.ts';
 import { runStage } from '../run.ts';
+import { EncodedFiles } from '../encoded-files.ts';
 import { parseStage } from '../stages.ts';
 import { prepareData, prepareModel } from './prepare.ts';
 import { getRecipe } from './presets.ts';
@@ -80,13 +81,15 @@ export async function runRecipe(name: string | Recipe, outDir: string, o: RunRec
   await phase('model', () => prepareModel(recipe, dataDir, initDir, log));
 
   let modelDir = initDir;
-  for (const stage of stages) {
+  const encodedFiles = new EncodedFiles();
+  for (const [i, stage] of stages.entries()) {
     const runDir = join(out, 'stages', stage.name);
     const from = modelDir;
     await phase(`stage:${stage.name}`, async () => {
       const s = performance.now();
       log(`stage ${stage.name} (${stage.kind}, ${stage.steps} steps)`);
-      await runStage({ stage, outDir: runDir, modelDir: from, baseDir: dataDir, resume: true, quiet: o.quiet ?? false });
+      await runStage({ stage, outDir: runDir, modelDir: from, baseDir: dataDir, resume: true, quiet: o.quiet ?? false, encodedFiles });
+      encodedFiles.retain(new Set(stages.slice(i + 1).flatMap((later) => later.data.map((d) => resolve(dataDir, d.path)))));
       const timing = stageTiming(stage.name, runDir, (performance.now() - s) / 1000);
       progress.timings = [...progress.timings.filter((t) => t.stage !== stage.name), timing];
       log(`stage ${stage.name}: ${timing.seconds.toFixed(0)} s, ${timing.secondsPerStep.toFixed(2)} s/step`);
