@@ -35,51 +35,21 @@ function expShiftSum(x: usize, y: usize, n: i32, shift: f32): f32 {
   return s;
 }
 
-// dot, sum and the norms' row sums keep four vector accumulators, sixteen elements an iteration: with one, each
-// iteration waits for the previous one's add (bench:ops at 16 M, old and new modules alternated: rmsnorm 1.12x,
-// layernorm 1.17–1.26x, rmsnorm backward 1.10–1.13x).
 function dot(a: usize, b: usize, n: i32): f32 {
-  let a0 = f32x4.splat(0), a1 = a0, a2 = a0, a3 = a0;
+  let acc = f32x4.splat(0);
   let i = 0;
-  for (; i + 16 <= n; i += 16) {
-    const p = at(a, i), q = at(b, i);
-    a0 = madd(v128.load(p), v128.load(q), a0); a1 = madd(v128.load(p, 16), v128.load(q, 16), a1);
-    a2 = madd(v128.load(p, 32), v128.load(q, 32), a2); a3 = madd(v128.load(p, 48), v128.load(q, 48), a3);
-  }
-  for (; i + 4 <= n; i += 4) a0 = madd(v128.load(at(a, i)), v128.load(at(b, i)), a0);
-  let s = hsum(f32x4.add(f32x4.add(a0, a1), f32x4.add(a2, a3)));
+  for (; i + 4 <= n; i += 4) acc = f32x4.add(acc, f32x4.mul(v128.load(at(a, i)), v128.load(at(b, i))));
+  let s = hsum(acc);
   for (; i < n; i++) s += load<f32>(at(a, i)) * load<f32>(at(b, i));
   return s;
 }
 
 function sum(a: usize, n: i32): f32 {
-  let a0 = f32x4.splat(0), a1 = a0, a2 = a0, a3 = a0;
+  let acc = f32x4.splat(0);
   let i = 0;
-  for (; i + 16 <= n; i += 16) {
-    const p = at(a, i);
-    a0 = f32x4.add(a0, v128.load(p)); a1 = f32x4.add(a1, v128.load(p, 16));
-    a2 = f32x4.add(a2, v128.load(p, 32)); a3 = f32x4.add(a3, v128.load(p, 48));
-  }
-  for (; i + 4 <= n; i += 4) a0 = f32x4.add(a0, v128.load(at(a, i)));
-  let s = hsum(f32x4.add(f32x4.add(a0, a1), f32x4.add(a2, a3)));
+  for (; i + 4 <= n; i += 4) acc = f32x4.add(acc, v128.load(at(a, i)));
+  let s = hsum(acc);
   for (; i < n; i++) s += load<f32>(at(a, i));
-  return s;
-}
-
-// Σ (x − mu)², four accumulators as dot's.
-function sqDev(x: usize, n: i32, mu: f32): f32 {
-  const mv = f32x4.splat(mu);
-  let a0 = f32x4.splat(0), a1 = a0, a2 = a0, a3 = a0;
-  let i = 0;
-  for (; i + 16 <= n; i += 16) {
-    const p = at(x, i);
-    const d0 = f32x4.sub(v128.load(p), mv), d1 = f32x4.sub(v128.load(p, 16), mv);
-    const d2 = f32x4.sub(v128.load(p, 32), mv), d3 = f32x4.sub(v128.load(p, 48), mv);
-    a0 = madd(d0, d0, a0); a1 = madd(d1, d1, a1); a2 = madd(d2, d2, a2); a3 = madd(d3, d3, a3);
-  }
-  for (; i + 4 <= n; i += 4) { const d = f32x4.sub(v128.load(at(x, i)), mv); a0 = madd(d, d, a0); }
-  let s = hsum(f32x4.add(f32x4.add(a0, a1), f32x4.add(a2, a3)));
-  for (; i < n; i++) { const d = load<f32>(at(x, i)) - mu; s += d * d; }
   return s;
 }
 
@@ -138,14 +108,10 @@ export function rmsNormBwd(r0: i32, r1: i32, cols: i32, x: usize, w: usize, rstd
   for (let r = r0; r < r1; r++) {
     const xr = rowAt(x, r, cols), gr = rowAt(dy, r, cols), dr = rowAt(dx, r, cols);
     const rs = load<f32>(at(rstd, r));
-    let a0 = f32x4.splat(0), a1 = a0;
+    let av = f32x4.splat(0);
     let i = 0;
-    for (; i + 8 <= cols; i += 8) {
-      a0 = madd(f32x4.mul(v128.load(at(gr, i)), v128.load(at(w, i))), v128.load(at(xr, i)), a0);
-      a1 = madd(f32x4.mul(v128.load(at(gr, i), 16), v128.load(at(w, i), 16)), v128.load(at(xr, i), 16), a1);
-    }
-    for (; i + 4 <= cols; i += 4) a0 = madd(f32x4.mul(v128.load(at(gr, i)), v128.load(at(w, i))), v128.load(at(xr, i)), a0);
-    let acc = hsum(f32x4.add(a0, a1));
+    for (; i + 4 <= cols; i += 4) av = f32x4.add(av, f32x4.mul(f32x4.mul(v128.load(at(gr, i)), v128.load(at(w, i))), v128.load(at(xr, i))));
+    let acc = hsum(av);
     for (; i < cols; i++) acc += load<f32>(at(gr, i)) * load<f32>(at(w, i)) * load<f32>(at(xr, i));
     const c = acc * rs * rs / <f32>cols; // mean(w dy x̂) · rstd, folded
     const rv = f32x4.splat(rs), cv = f32x4.splat(c);
@@ -169,10 +135,15 @@ export function layerNorm(r0: i32, r1: i32, cols: i32, x: usize, w: usize, b: us
     const xr = rowAt(x, r, cols), yr = rowAt(y, r, cols);
     const mu = sum(xr, cols) / <f32>cols;
     const mv = f32x4.splat(mu);
-    const rs: f32 = <f32>1 / Mathf.sqrt(sqDev(xr, cols, mu) / <f32>cols + eps);
+    let av = f32x4.splat(0);
+    let i = 0;
+    for (; i + 4 <= cols; i += 4) { const d = f32x4.sub(v128.load(at(xr, i)), mv); av = f32x4.add(av, f32x4.mul(d, d)); }
+    let acc = hsum(av);
+    for (; i < cols; i++) { const d = load<f32>(at(xr, i)) - mu; acc += d * d; }
+    const rs: f32 = <f32>1 / Mathf.sqrt(acc / <f32>cols + eps);
     store<f32>(at(mean, r), mu); store<f32>(at(rstd, r), rs);
     const rv = f32x4.splat(rs);
-    let i = 0;
+    i = 0;
     for (; i + 4 <= cols; i += 4) {
       const xh = f32x4.mul(f32x4.sub(v128.load(at(xr, i)), mv), rv);
       v128.store(at(yr, i), madd(xh, v128.load(at(w, i)), v128.load(at(b, i))));
@@ -189,21 +160,14 @@ export function layerNormBwd(r0: i32, r1: i32, cols: i32, x: usize, w: usize, me
     const xr = rowAt(x, r, cols), gr = rowAt(dy, r, cols), dr = rowAt(dx, r, cols);
     const mu = load<f32>(at(mean, r)), rs = load<f32>(at(rstd, r));
     const mv = f32x4.splat(mu), rv = f32x4.splat(rs);
-    let sg0 = f32x4.splat(0), sg1 = sg0, sx0 = sg0, sx1 = sg0;
+    let sgv = f32x4.splat(0), sgxv = f32x4.splat(0);
     let i = 0;
-    for (; i + 8 <= cols; i += 8) {
-      const g0 = f32x4.mul(v128.load(at(gr, i)), v128.load(at(w, i)));
-      const g1 = f32x4.mul(v128.load(at(gr, i), 16), v128.load(at(w, i), 16));
-      sg0 = f32x4.add(sg0, g0); sg1 = f32x4.add(sg1, g1);
-      sx0 = madd(g0, f32x4.mul(f32x4.sub(v128.load(at(xr, i)), mv), rv), sx0);
-      sx1 = madd(g1, f32x4.mul(f32x4.sub(v128.load(at(xr, i), 16), mv), rv), sx1);
-    }
     for (; i + 4 <= cols; i += 4) {
       const g = f32x4.mul(v128.load(at(gr, i)), v128.load(at(w, i)));
-      sg0 = f32x4.add(sg0, g);
-      sx0 = madd(g, f32x4.mul(f32x4.sub(v128.load(at(xr, i)), mv), rv), sx0);
+      sgv = f32x4.add(sgv, g);
+      sgxv = f32x4.add(sgxv, f32x4.mul(g, f32x4.mul(f32x4.sub(v128.load(at(xr, i)), mv), rv)));
     }
-    let sg = hsum(f32x4.add(sg0, sg1)), sgx = hsum(f32x4.add(sx0, sx1));
+    let sg = hsum(sgv), sgx = hsum(sgxv);
     for (; i < cols; i++) {
       const g = load<f32>(at(gr, i)) * load<f32>(at(w, i));
       sg += g; sgx += g * (load<f32>(at(xr, i)) - mu) * rs;
