@@ -164,15 +164,17 @@ export async function runStage(o: RunStageOptions): Promise<RunStageResult> {
       const spec: EncodeSpec = { modelDir: from, kind: 'conversation', maxLength: stage.maxLength };
       const kept = o.encodedFiles ? { store: o.encodedFiles, settings: EncodedFiles.settings(from, `${spec.kind} ${spec.maxLength} ${onBadRecord}`) } : undefined;
       const data = await sources(specEncoder(processor, spec) as RecordEncoder<EncodedSample>, { spec, keep: (s) => PackedSamples.pack(s), kept });
-      model.cacheFrozenVisionFeatures();
+      if (stage.keepTowerOutputs) model.cacheFrozenVisionFeatures();
       result = await loop(conversationObjective(model, processor), data);
       break;
     }
     case 'dpo': {
       // reference: 'frozen-initial' — the weights this stage starts from, loaded again and never trained
       const reference = loadTessera(from).model.freeze().eval();
-      reference.cacheFrozenVisionFeatures();
-      model.cacheFrozenVisionFeatures();
+      if (stage.keepTowerOutputs) {
+        reference.cacheFrozenVisionFeatures();
+        model.cacheFrozenVisionFeatures();
+      }
       const spec: EncodeSpec = { modelDir: from, kind: 'preference', maxLength: stage.maxLength };
       const data = await sources(specEncoder(processor, spec) as RecordEncoder<PreferencePair<EncodedSample>>, { spec });
       const dpo = stage.dpo ?? { beta: 0.1, labelSmoothing: 0 };
