@@ -86,7 +86,8 @@ export class TesseraModel extends Module {
    * Keep the vision tower's outputs while it is frozen, by the pixel array each image came from: every stage after
    * the tower's own pretraining sees each training image many times and never changes the tower, so its forward
    * runs once per image. Used only for batches that name their images' arrays (`imageSources`) and only while no
-   * tower parameter requires a gradient; a tower that trains again starts the cache afresh.
+   * tower parameter requires a gradient; a tower that trains again starts the cache afresh. The kept outputs are those
+   * of the image's first batch: the same numbers up to rounding, which on blas varies with the batch's other images.
    */
   cacheFrozenVisionFeatures(on = true): void {
     this.visionCache = on ? new WeakMap() : null;

@@ -1,6 +1,8 @@
 // The frozen vision tower's outputs kept by pixel array (TesseraModel.cacheFrozenVisionFeatures): a batch that
 // names its images' arrays gets the same logits and the same gradients with the cache as without it, the tower
-// runs once per array, and a tower that trains again is never served stale outputs.
+// runs once per array, and a tower that trains again is never served stale outputs. Bit for bit on the reference
+// backend (these tests' default), whose products do not depend on the batch; on blas an image's tower outputs vary in
+// the last bits with the images beside it (stages.ts keepTowerOutputs).
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { Tensor } from '../../tensor/index.ts';
