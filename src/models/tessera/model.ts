@@ -99,8 +99,9 @@ export class TesseraModel extends Module {
   imageFeatures(pixels: Tensor, sources?: readonly Float32Array[]): Tensor {
     const v = this.config.vision;
     if (!this.vision || !this.visionProjector || !v) throw new Error('tessera: this model has no vision tower, but images were given');
-    if (this.visionCache && sources && [...this.vision.parameters()].some((p) => p.requiresGrad)) this.visionCache = new WeakMap();
-    const states = this.visionCache && sources
+    const frozen = [...this.vision.parameters()].every((p) => !p.requiresGrad);
+    if (this.visionCache && !frozen) this.visionCache = new WeakMap(); // a training tower makes what was kept stale
+    const states = this.visionCache && sources && frozen
       ? this.keptTowerStates(pixels, sources, this.visionCache)
       : this.vision.forward(pixels, v.featureIndex).hiddenStates[v.featureIndex]!;
     return this.visionProjector.forward(states); // [I, N, C]

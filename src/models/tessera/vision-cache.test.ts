@@ -62,7 +62,9 @@ test('a tower that trains again is run afresh; without imageSources nothing is k
   (w.storage as Float32Array)[w.offset] += 0.5; // what a training step of the tower would do
   assert.ok(same(model.forward(batch).logits, before), 'frozen: the kept outputs are used (the tower is not run again)');
   w.requiresGrad = true;
-  const changed = model.forward(batch).logits;
-  assert.ok(!same(changed, before), 'training: the tower runs again with its new weights');
-  assert.ok(same(changed, model.forward(plain).logits), 'and equals the uncached forward');
+  const out = model.forward(batch);
+  assert.ok(!same(out.logits, before), 'training: the tower runs again with its new weights');
+  assert.ok(same(out.logits, model.forward(plain).logits), 'and equals the uncached forward');
+  out.loss!.backward();
+  assert.ok(w.grad && w.grad.toFloat32Array().some((v) => v !== 0), 'and the training tower gets its gradient');
 });
