@@ -53,7 +53,7 @@ test('with the tower frozen, kept tower outputs give the same logits and gradien
   }
 });
 
-test('a tower that trains again is run afresh; without imageSources nothing is kept', async () => {
+test('a tower that trains again is run afresh, with its gradient', async () => {
   const { model, batch, plain } = await batches();
   model.vision!.freeze();
   model.cacheFrozenVisionFeatures();
