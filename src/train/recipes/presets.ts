@@ -191,7 +191,8 @@ export const recipes: Readonly<Record<string, Recipe>> = {
   // times): every stage's weights as before (the quick recipe from nothing, stage by stage), ~3.8 min less beyond
   // the steps (bars 85 -> 24 s, boxes 140 -> 24 s, refresh 58 -> 17 s in a run from nothing), so ~82.5 min from
   // nothing (estimated, not timed with these settings). keepTowerOutputs stays off here: it saves ~10% of the where,
-  // bars and boxes steps but changes rounding, and the run from nothing with it (and session 25's norm kernels)
+  // bars and boxes steps (the where stage 557 -> 484 s in one pair of runs) but changes rounding, and the run from
+  // nothing with it (and session 25's norm kernels)
   // took 80.0 min and was another draw: 54.7% against this model's 57.0% on the 1,600 held-out items (DEVELOPERS.md).
   demo: {
     name: 'demo', description: 'the recipe of models/tessera-demo, ≤ 90 minutes on 2 cores',
