@@ -66,8 +66,9 @@ export const stageSchema = z.object({
   /**
    * Conversation stages: keep a frozen vision tower's outputs per image for the stage, so each image goes through the
    * tower once rather than once per batch it is in (its forward is ~12% of a demo where step). It changes rounding
-   * only, yet enough to make another draw of a recipe: on the blas backend an image's outputs depend in the last bits on
-   * which images share its batch (OpenBLAS's edge tiles), so the kept ones differ from what the next batch would compute.
+   * only, yet enough to make another draw of a recipe: on the blas backend an image's outputs differ in the last bits
+   * with the images that share its batch (measured, cause not traced), so the kept ones differ from what the next batch
+   * would compute.
    */
   keepTowerOutputs: z.boolean().default(false),
 }).strict().superRefine((s, ctx) => {
