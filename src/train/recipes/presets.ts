@@ -194,6 +194,8 @@ export const recipes: Readonly<Record<string, Recipe>> = {
   // bars and boxes steps (the where stage 557 -> 484 s in one pair of runs) but changes rounding, and the run from
   // nothing with it (and session 25's norm kernels)
   // took 80.0 min and was another draw: 54.7% against this model's 57.0% on the 1,600 held-out items (DEVELOPERS.md).
+  // Session 26: with both and vision 4800 steps instead of 3000, 81.4 min from nothing in one run; chart-value 22 ->
+  // 47%, chart-max 65 -> 82%, but 55.2% overall against 57.0% (speech and the held-out pairs lower), so not taken.
   demo: {
     name: 'demo', description: 'the recipe of models/tessera-demo, ≤ 90 minutes on 2 cores',
     data: { train: perTask(1500, { tool: 1000, 'cross-count': 1200 }), heldout: 100, textLines: 30000, multiturn: 800, moreQuestions: 3, prefsPerTask: 300, trainSeed: 1, heldoutSeed: 1001 },
