@@ -10,12 +10,11 @@
 // Usage: node --import tsx bench/ops.ts [--threads 1,2] [--n 16777216]
 import { createWasmRuntime, splitRange, type WasmRuntime } from '../src/backend/wasm/runtime.ts';
 import { adamw, binary, swiglu, swigluBwd, unary } from '../src/backend/wasm/elementwise.ts';
-import { layerNorm, rmsNorm, rmsNormBwd, softmax } from '../src/backend/wasm/rows.ts';
+import { layerNorm, rmsNorm, rmsNormBwd, softmax, sumSquares } from '../src/backend/wasm/rows.ts';
+import { referenceKernels } from '../src/backend/reference/index.ts';
 import { attentionBwd, attentionFwd, type AttentionShape } from '../src/backend/wasm/attention.ts';
 import { attachBlas } from '../src/backend/blas/index.ts';
 import { blasAttentionBwd, blasAttentionFwd } from '../src/backend/blas/attention.ts';
-import { clipGradNorm } from '../src/optim/clip.ts';
-import { tensor } from '../src/tensor/index.ts';
 
 function arg(name: string, fallback: string): number[] {
   const i = process.argv.indexOf(`--${name}`);
@@ -42,7 +41,7 @@ const rows_: string[] = [];
 function report(threads: number, op: string, bytes: number, seconds: number, copy: number, impl = 'tessera-wasm'): void {
   const gbps = bytes / seconds / 1e9;
   console.log(JSON.stringify({ bench: 'ops', impl, threads, op, n, gbps: +gbps.toFixed(2) }));
-  rows_.push(`${op.padEnd(16)} threads=${threads}  ${gbps.toFixed(1).padStart(6)} GB/s  ${((100 * gbps) / copy).toFixed(0).padStart(4)}% of copy`);
+  rows_.push(`${(impl === 'tessera-wasm' ? op : `${op} (${impl.replace('tessera-', '')})`).padEnd(16)} threads=${threads}  ${gbps.toFixed(1).padStart(6)} GB/s  ${((100 * gbps) / copy).toFixed(0).padStart(4)}% of copy`);
 }
 
 function run(rt: WasmRuntime, threads: number): void {
@@ -73,11 +72,11 @@ function run(rt: WasmRuntime, threads: number): void {
   let step = 0;
   report(threads, 'adamw', 7 * f, bestSeconds(() => adamw(rt, n, a.array, b.array, c.array, d.array,
     { lr: 1e-4, beta1: 0.9, beta2: 0.999, eps: 1e-8, weightDecay: 0.01, step: ++step })), copy);
-  // gradient clipping's global norm (JS, one thread; reads each gradient once): the sum of squares before a step
+  // gradient clipping's global norm (one thread whatever the pool: the order of its sums is fixed; reads each
+  // gradient once): the reference kernel in JS, and the wasm kernel that computes the same bits
   if (threads === 1) {
-    const p = tensor([0]);
-    p.grad = tensor(a.array, { shape: [n] });
-    report(threads, 'grad norm', f, bestSeconds(() => clipGradNorm([p], 1e30)), copy, 'tessera-js');
+    report(threads, 'grad norm', f, bestSeconds(() => referenceKernels.sumSquares(a.array)), copy, 'tessera-reference');
+    report(threads, 'grad norm', f, bestSeconds(() => sumSquares(rt, n, a.array)), copy);
   }
   for (const x of [a, b, c, d, e, w, bias, mean, rstd]) h.free(x.ptr);
 }

@@ -114,6 +114,11 @@ export interface Kernels {
   rope(x: FloatStorage, cos: FloatStorage, sin: FloatStorage, a: RopeArgs, out: FloatStorage): void;
   /** In place: the torch AdamW step on one parameter. */
   adamw(p: FloatStorage, g: FloatStorage, m: FloatStorage, v: FloatStorage, a: AdamWArgs): void;
+  /**
+   * Σ x² in float64 (gradient clipping's global norm), in one order every backend keeps: four sums over
+   * x[4k], x[4k+1], x[4k+2], x[4k+3], the tail added to the first, then ((s0 + s1) + s2) + s3.
+   */
+  sumSquares(x: FloatStorage): number;
 }
 
 export interface Backend {

@@ -6,7 +6,7 @@ import { binary, compare, copy, unary, unaryBackward } from './elementwise.ts';
 import { matmul, reduce } from './reduce.ts';
 import { layerNorm, layerNormBackward, logSoftmax, logSoftmaxBackward, rmsNorm, rmsNormBackward, softmax, softmaxBackward } from './norm.ts';
 import { attention, attentionBackward } from './attention.ts';
-import { adamw, crossEntropy, crossEntropyBackward } from './loss.ts';
+import { adamw, crossEntropy, crossEntropyBackward, sumSquares } from './loss.ts';
 import { rope, swiglu, swigluBackward } from './fused.ts';
 
 export const referenceKernels: Kernels = {
@@ -14,6 +14,7 @@ export const referenceKernels: Kernels = {
   softmax, softmaxBackward, logSoftmax, logSoftmaxBackward,
   layerNorm, layerNormBackward, rmsNorm, rmsNormBackward,
   attention, attentionBackward, crossEntropy, crossEntropyBackward, adamw, swiglu, swigluBackward, rope,
+  sumSquares,
 };
 
 export const referenceBackend: Backend = {

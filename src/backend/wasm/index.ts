@@ -320,6 +320,10 @@ export function wasmKernels(rt: WasmRuntime, attn: AttentionImpl = { fwd: attent
         if (vi !== v) v.set(vi!);
       }));
     },
+
+    sumSquares(x) {
+      return owned(x) ? R.sumSquares(rt, x.length, x) : ref.sumSquares(x);
+    },
   };
   return kernels;
 

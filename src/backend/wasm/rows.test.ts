@@ -4,6 +4,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createWasmRuntime, type WasmRuntime } from './runtime.ts';
 import { crossEntropy, layerNorm, layerNormBwd, logSoftmax, rmsNorm, rmsNormBwd, softmax, softmaxBwd, sumCols, sumRows, sumSquares } from './rows.ts';
+import { referenceKernels } from '../reference/index.ts';
 
 function rand(rt: WasmRuntime, n: number, lo: number, hi: number, seed: number): Float32Array {
   const a = rt.heap.alloc(n).array;
@@ -154,3 +155,21 @@ for (const threads of [1, 2]) {
     }
   });
 }
+
+test('sumSquares: the reference kernel\'s f64 sum bit for bit (every tail length, magnitudes 1e-4 to 1e4)', async () => {
+  const rt = await createWasmRuntime({ threads: 2 });
+  try {
+    for (const n of [1, 2, 3, 4, 5, 6, 7, 8, 9, 63, 64, 65, 1001, 4099, 100_003]) {
+      const x = rand(rt, n, -1, 1, n);
+      // spread the magnitudes so float64 rounding, and thus the order of the sums, shows in the last bits
+      for (let i = 0; i < n; i++) x[i] = x[i]! * 10 ** ((i * 7919) % 9 - 4);
+      const want = referenceKernels.sumSquares(x), got = sumSquares(rt, n, x);
+      assert.equal(Object.is(got, want), true, `n ${n}: got ${got}, the reference kernel ${want}`);
+      let plain = 0;
+      for (let i = 0; i < n; i++) plain += x[i]! * x[i]!;
+      if (n > 1000) assert.notEqual(plain, want, `n ${n}: a plain left-to-right sum already agrees, so the test shows no order`);
+    }
+  } finally {
+    await rt.close();
+  }
+});

@@ -135,8 +135,10 @@ export function sumCols(rt: WasmRuntime, rows: number, cols: number, x: F32, out
   rt.pool.run('sumCols', splitRange(rt, cols, 16, rows * cols * 4).map(([s, e]) => [rows, cols, s, e, px, po]));
 }
 
-/** Σ x² over n floats, accumulated in f64 across blocks (for grad-norm clipping). */
+/**
+ * Σ x² over n floats in f64 (grad-norm clipping), bit for bit the reference kernel's: one job, since splitting
+ * the range across workers would change the order of the sums.
+ */
 export function sumSquares(rt: WasmRuntime, n: number, x: F32): number {
-  const px = ptrOf(rt, 'sumSquares', 'x', x, n);
-  return rt.pool.run('sumSquares', splitRange(rt, n, 16, n * 4).map(([s, e]) => [e - s, px + 4 * s])).reduce((a, b) => a + b, 0);
+  return rt.pool.run('sumSquares', [[n, ptrOf(rt, 'sumSquares', 'x', x, n)]])[0]!;
 }

@@ -271,12 +271,22 @@ export function sumCols(rows: i32, cols: i32, c0: i32, c1: i32, x: usize, out: u
   }
 }
 
-// Σ x² over n floats in f64 lanes-of-f32 blocks (grad-norm clipping).
+// Σ x² over n floats in f64 (grad-norm clipping), in the order of the reference kernel: sums s0..s3 over
+// x[4k..4k+3] as the lanes of two f64x2 (each lane's f64 multiply and add are the JS loop's, so the same bits),
+// the tail into s0, then ((s0 + s1) + s2) + s3.
 export function sumSquares(n: i32, x: usize): f64 {
-  let total: f64 = 0;
-  for (let i0 = 0; i0 < n; i0 += 4096) {
-    const len = min(4096, n - i0);
-    total += <f64>dot(at(x, i0), at(x, i0), len);
+  let s01 = f64x2.splat(0), s23 = f64x2.splat(0);
+  let i = 0;
+  for (; i + 4 <= n; i += 4) {
+    const v = v128.load(at(x, i));
+    const lo = f64x2.promote_low_f32x4(v), hi = f64x2.promote_low_f32x4(v128.shuffle<u32>(v, v, 2, 3, 2, 3));
+    s01 = f64x2.add(s01, f64x2.mul(lo, lo));
+    s23 = f64x2.add(s23, f64x2.mul(hi, hi));
   }
-  return total;
+  let s0 = f64x2.extract_lane(s01, 0);
+  for (; i < n; i++) {
+    const t = <f64>load<f32>(at(x, i));
+    s0 += t * t;
+  }
+  return s0 + f64x2.extract_lane(s01, 1) + f64x2.extract_lane(s23, 0) + f64x2.extract_lane(s23, 1);
 }
