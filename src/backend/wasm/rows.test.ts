@@ -5,6 +5,7 @@ import assert from 'node:assert/strict';
 import { createWasmRuntime, type WasmRuntime } from './runtime.ts';
 import { crossEntropy, layerNorm, layerNormBwd, logSoftmax, rmsNorm, rmsNormBwd, softmax, softmaxBwd, sumCols, sumRows, sumSquares } from './rows.ts';
 import { referenceKernels } from '../reference/index.ts';
+import { wasmKernels } from './index.ts';
 
 function rand(rt: WasmRuntime, n: number, lo: number, hi: number, seed: number): Float32Array {
   const a = rt.heap.alloc(n).array;
@@ -169,6 +170,12 @@ test('sumSquares: the reference kernel\'s f64 sum bit for bit (every tail length
       for (let i = 0; i < n; i++) plain += x[i]! * x[i]!;
       if (n > 1000) assert.notEqual(plain, want, `n ${n}: a plain left-to-right sum already agrees, so the test shows no order`);
     }
+    // through the backend's kernel, as clipping calls it: a gradient view at an odd offset into the heap, and an
+    // array outside the heap (the reference loop)
+    const sumSq = wasmKernels(rt).sumSquares!, x = rand(rt, 1003, -3, 3, 7);
+    assert.equal(Object.is(sumSq(x.subarray(1)), referenceKernels.sumSquares(x.subarray(1))), true, 'a view at offset 1');
+    const outside = Float32Array.from(x);
+    assert.equal(Object.is(sumSq(outside), referenceKernels.sumSquares(outside)), true, 'an array outside the heap');
   } finally {
     await rt.close();
   }

@@ -175,31 +175,19 @@ export const recipes: Readonly<Record<string, Recipe>> = {
     eval: { perTask: 10, baseline: true, maxNewTokens: 32, compareStage: 'refresh', trainPerTask: 10 },
     saveDtype: 'float32',
   },
-  // Measured on 2 cores (blas), the run that made models/tessera-demo (session 24: session 23's `train --recipe demo`
-  // from nothing, resumed after instruct-easy with instruct at 5,700 steps; AMD EPYC VM, OpenBLAS): data 7.1 min
-  // (measured alone from nothing with espeak-ng in process, every file identical to session 23's; 9.5 min when each
-  // word started an espeak-ng process), text 400 × 0.18 s, vision 3000 × 0.18 s (fresh images drawn every step), audio
-  // 3000 × 0.12 s, align 200 × 0.09 s, where 1500 × 0.35 s at batch 32, bars 2000 × 0.37 s at batch 32, boxes 1500 ×
-  // 0.40 s at batch 32, easy 500 × 0.15 s, instruct 5700 × 0.19 s (~3 answers a record; 1,190 s with reading),
-  // refresh 300 × 0.32 s at batch 16, dpo 60 × 0.38 s, eval 1.2 min: ~86.3 min from nothing (the resumed run's own
-  // clock, which counts session 23's data phase, says 88.7). The stages' time beyond their steps was 8.7 min (boxes
-  // 140 s, instruct 95 s, bars 86 s, refresh 58 s). Instruct at 5,200 steps scored 55.6% on the 1,600 held-out
-  // items, at 5,700 57.0%, at 6,200 55.4%; a refresh of 600 steps instead scored 54.6% (DEVELOPERS.md). The where
-  // stage's batch of 32: at batch 8 (3,000 steps) it left the plateau in session 14's run but in only one of four
-  // draws from session 17's align model; 1,500 steps at batch 32 left it in all four, and in this run.
-  // Session 25: the stages take the files an earlier stage encoded (encoded-files.ts; where.jsonl was encoded four
-  // times): every stage's weights as before (the quick recipe from nothing, stage by stage), ~3.8 min less beyond
-  // the steps (bars 85 -> 24 s, boxes 140 -> 24 s, refresh 58 -> 17 s in a run from nothing), so ~82.5 min from
-  // nothing (estimated, not timed with these settings). keepTowerOutputs was off here until session 26: it saves ~10% of the where,
-  // bars and boxes steps (the where stage 557 -> 484 s in one pair of runs) but changes rounding, and the run from
-  // nothing with it (and session 25's norm kernels)
-  // took 80.0 min and was another draw: 54.7% against this model's 57.0% on the 1,600 held-out items (DEVELOPERS.md).
-  // Session 26: with both and vision 4800 steps instead of 3000, 81.4 min from nothing in one run; chart-value 22 ->
-  // 47%, chart-max 65 -> 82%, but 55.2% overall against 57.0% (speech and the held-out pairs lower), so not taken.
-  // Session 26, shipped: vision 4800 and keepTowerOutputs without those norm kernels (so text and audio pretraining
-  // are the previous model's, tensor for tensor), spliced after session 23's data and pretrain-text: 78.9 min with that
-  // run's 572 s data phase (~76.5 min from nothing with today's ~430 s one), 59.4% against 57.0% on the 1,600
-  // held-out items (z 2.2): chart-value 22 -> 43%, chart-max 65 -> 82%, ground 29 -> 44%, vqa-color 53 -> 77%.
+  // Measured on 2 cores (blas, AMD EPYC VM, OpenBLAS), the run that made models/tessera-demo (session 26: session
+  // 23's run up to pretrain-text, then this recipe): data 572 s in that run (~430 s now, espeak-ng in process), text
+  // 400 × 0.18 s, vision 4800 × 0.16 s (fresh images drawn every step), audio 3000 × 0.11 s, align 200 × 0.08 s, where
+  // 1500 × 0.27 s, bars 2000 × 0.30 s, boxes 1500 × 0.31 s (batch 32 each, the frozen tower's outputs kept), easy 500 ×
+  // 0.11 s, instruct 5700 × 0.18 s (~3 answers a record), refresh 300 × 0.29 s at batch 16, dpo 60 × 0.35 s, eval
+  // 65 s: 78.9 min on its clock, ~76.5 min from nothing. Its text and audio pretraining are session 24's model's
+  // tensor for tensor; against that model on the 1,600 held-out items 59.4% vs 57.0% (z 2.2): chart-value 22 -> 43%,
+  // chart-max 65 -> 82%, ground 29 -> 44%, vqa-color 53 -> 77%, audio-number 69 -> 56%, caption 44 -> 34%.
+  // History (DEVELOPERS.md): instruct at 5,200 / 5,700 / 6,200 steps scored 55.6 / 57.0 / 55.4%, a refresh of 600
+  // steps 54.6%. The where stage's batch of 32: at batch 8 (3,000 steps) it left the plateau in session 14's run but
+  // in only one of four draws from session 17's align model; 1,500 steps at batch 32 left it in all four. Session
+  // 25's norm kernels (row sums over four accumulators) compute an audio encoder that reads digits worse (both runs
+  // with them share it: 54.7%, and 55.2% with the 4,800 vision steps), so they are not in the engine.
   demo: {
     name: 'demo', description: 'the recipe of models/tessera-demo, ≤ 90 minutes on 2 cores',
     data: { train: perTask(1500, { tool: 1000, 'cross-count': 1200 }), heldout: 100, textLines: 30000, multiturn: 800, moreQuestions: 3, prefsPerTask: 300, trainSeed: 1, heldoutSeed: 1001 },
